@@ -1,0 +1,37 @@
+"""The fastMRI file layout: challenge names, split folders, HDF5 keys and the ISMRMRD namespace.
+
+One place for the names that the data layer reads and the simulator writes.
+"""
+
+from pathlib import Path
+
+CHALLENGES = ("singlecoil", "multicoil")
+SPLITS = ("train", "val", "test")
+
+ISMRMRD_NAMESPACE = "http://www.ismrm.org/ISMRMRD"
+
+KSPACE_KEY = "kspace"
+MASK_KEY = "mask"
+HEADER_KEY = "ismrmrd_header"
+RECONSTRUCTION_KEY = "reconstruction"
+
+
+def check_challenge(challenge: str) -> str:
+    """Returns ``challenge`` unchanged, or raises ``ValueError`` naming the valid choices."""
+    if challenge not in CHALLENGES:
+        raise ValueError(f"challenge must be one of {CHALLENGES}, got {challenge!r}")
+    return challenge
+
+
+def target_key(challenge: str) -> str:
+    """The HDF5 key of the fully sampled target: ESC for singlecoil, RSS for multicoil."""
+    check_challenge(challenge)
+    return "reconstruction_esc" if challenge == "singlecoil" else "reconstruction_rss"
+
+
+def split_dir(root: str | Path, challenge: str, split: str) -> Path:
+    """The folder of one split, ``root/{challenge}_{split}``, as fastMRI names it."""
+    check_challenge(challenge)
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return Path(root) / f"{challenge}_{split}"

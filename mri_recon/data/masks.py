@@ -1,0 +1,89 @@
+"""Undersampling masks: fastMRI's five mask classes behind an argument check.
+
+The masks themselves are ``fastmri.data.subsample``'s, so a seed gives bit-identical masks to
+fastmri's. What this module adds is the check fastmri lacks: arguments that cannot make a mask (a
+centre fraction that already exceeds the acceleration's sampling budget, mismatched lists) fail up
+front with a clear ``ValueError`` instead of fastmri's ``high <= 0`` deep inside numpy.
+"""
+
+from collections.abc import Sequence
+
+from fastmri.data.subsample import (
+    EquispacedMaskFractionFunc,
+    EquiSpacedMaskFunc,
+    MagicMaskFractionFunc,
+    MagicMaskFunc,
+    MaskFunc,
+    RandomMaskFunc,
+)
+
+MASK_TYPES: dict[str, type[MaskFunc]] = {
+    "random": RandomMaskFunc,
+    "equispaced": EquiSpacedMaskFunc,
+    "equispaced_fraction": EquispacedMaskFractionFunc,
+    "magic": MagicMaskFunc,
+    "magic_fraction": MagicMaskFractionFunc,
+}
+
+
+def check_mask_arguments(
+    mask_type: str, center_fractions: Sequence[float], accelerations: Sequence[float]
+) -> tuple[list[float], list[int]]:
+    """Validates mask arguments and returns them as lists (accelerations as ints).
+
+    Args:
+        mask_type: one of ``MASK_TYPES``.
+        center_fractions: fraction of central phase-encode lines always sampled, one per
+            acceleration.
+        accelerations: undersampling factors (integers > 1), one per centre fraction.
+
+    Returns:
+        ``(center_fractions, accelerations)`` as plain lists.
+
+    Raises:
+        ValueError: naming the argument and the problem.
+    """
+    if mask_type not in MASK_TYPES:
+        raise ValueError(f"mask_type must be one of {sorted(MASK_TYPES)}, got {mask_type!r}")
+    fractions, accels = list(center_fractions), list(accelerations)
+    if not fractions or len(fractions) != len(accels):
+        raise ValueError(
+            f"center_fractions and accelerations must be non-empty and of equal length, "
+            f"got {len(fractions)} center_fractions and {len(accels)} accelerations"
+        )
+    for acceleration in accels:
+        if acceleration != int(acceleration) or acceleration < 2:
+            raise ValueError(f"accelerations must be integers >= 2, got {acceleration}")
+    for fraction, acceleration in zip(fractions, accels):
+        if not 0 < fraction < 1:
+            raise ValueError(f"center_fractions must lie in (0, 1), got {fraction}")
+        if fraction * acceleration >= 1:
+            raise ValueError(
+                f"center_fractions: {fraction} leaves no room for acceleration "
+                f"{int(acceleration)}: the centre alone samples {fraction:.3g} of the lines, but "
+                f"{int(acceleration)}x allows only 1/{int(acceleration)} = {1 / acceleration:.3g}"
+            )
+    return fractions, [int(a) for a in accels]
+
+
+def create_mask(
+    mask_type: str,
+    center_fractions: Sequence[float],
+    accelerations: Sequence[float],
+    seed: int | None = None,
+) -> MaskFunc:
+    """Creates fastmri's mask function of the given type after checking its arguments.
+
+    Args:
+        mask_type: ``random``, ``equispaced``, ``equispaced_fraction``, ``magic`` or
+            ``magic_fraction``.
+        center_fractions: fraction of central lines always sampled, one per acceleration.
+        accelerations: undersampling factors; one (fraction, acceleration) pair is drawn per call.
+        seed: seed of the mask function's own random state.
+
+    Returns:
+        The ``fastmri.data.subsample.MaskFunc``; ``mask_func(shape, seed=...)`` returns
+        ``(mask, num_low_frequencies)``.
+    """
+    fractions, accels = check_mask_arguments(mask_type, center_fractions, accelerations)
+    return MASK_TYPES[mask_type](fractions, accels, seed=seed)
