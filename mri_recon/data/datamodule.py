@@ -1,0 +1,186 @@
+"""``FastMriDataModule``: train/val/test loaders over a fastMRI data folder, for Lightning 2.x.
+
+Training draws a fresh random mask per slice; validation and test masks are fixed per volume (seeded
+from the file name), and test files that carry their own mask are used as stored. Under DDP the
+val/test loaders use ``VolumeSampler`` so each volume's slices stay on one process.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from lightning_fabric.utilities.seed import pl_worker_init_function
+from torch.utils.data import DataLoader, get_worker_info
+
+from mri_recon.data.fastmri_format import check_challenge, split_dir
+from mri_recon.data.masks import check_mask_arguments, create_mask
+from mri_recon.data.slice_dataset import SliceDataset
+from mri_recon.data.transforms import UnetDataTransform
+from mri_recon.data.volume_sampler import VolumeSampler
+
+TEST_SPLITS = ("val", "test")
+# The loaders each Lightning stage needs, and the stage that builds each loader's dataset.
+STAGE_LOADERS = {
+    "fit": ("train", "val"),
+    "validate": ("val",),
+    "test": ("test",),
+    "predict": ("test",),
+}
+LOADER_STAGE = {"train": "fit", "val": "validate", "test": "test"}
+
+
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def reseed_worker_mask(worker_id: int) -> None:
+    """Gives each DataLoader worker of each process its own mask random state.
+
+    Workers start with a copy of the mask function's ``RandomState``; without a reseed every worker
+    would draw the same sequence of training masks. The seed mixes the worker's torch seed (which
+    differs per worker and per epoch and follows ``seed_everything``) with the process rank. As
+    this replaces the worker hook Lightning adds after ``seed_everything(workers=True)``, that hook
+    is run here too.
+    """
+    rank = torch.distributed.get_rank() if _distributed() else 0
+    seed = np.random.SeedSequence([torch.initial_seed(), rank]).generate_state(1)[0]
+    if os.environ.get("PL_SEED_WORKERS") == "1":
+        pl_worker_init_function(worker_id, rank)
+    info = get_worker_info()
+    mask_func = getattr(getattr(info.dataset, "transform", None), "mask_func", None)
+    if mask_func is not None:
+        mask_func.rng.seed(seed)
+
+
+def _check_optional_rate(name: str, rate: float | None) -> None:
+    if rate is not None and not 0 < rate <= 1:
+        raise ValueError(f"{name} must lie in (0, 1], got {rate}")
+
+
+class FastMriDataModule(pl.LightningDataModule):
+    """Loaders of U-Net samples from ``data_path/{challenge}_{train,val,test}``.
+
+    Args:
+        data_path: folder holding the split folders ``{challenge}_train``, ``{challenge}_val``,
+            ``{challenge}_test``.
+        challenge: ``singlecoil`` or ``multicoil``.
+        mask_type: ``random``, ``equispaced``, ``equispaced_fraction``, ``magic`` or
+            ``magic_fraction``.
+        center_fractions: fraction of central lines always sampled, one per acceleration.
+        accelerations: undersampling factors, one per centre fraction.
+        batch_size: slices per batch.
+        num_workers: DataLoader worker processes.
+        sample_rate: fraction of training slices to use.
+        val_sample_rate: fraction of validation slices to use.
+        test_sample_rate: fraction of test slices to use.
+        volume_sample_rate: fraction of training volumes to use (exclusive with ``sample_rate``).
+        val_volume_sample_rate: fraction of validation volumes to use.
+        test_volume_sample_rate: fraction of test volumes to use.
+        use_dataset_cache: cache per-file metadata in the user's cache folder.
+        test_split: the split the test loader reads: ``test`` or ``val``.
+    """
+
+    def __init__(
+        self,
+        data_path: str | Path,
+        challenge: str,
+        mask_type: str = "random",
+        center_fractions: tuple[float, ...] = (0.08,),
+        accelerations: tuple[int, ...] = (4,),
+        batch_size: int = 1,
+        num_workers: int = 4,
+        sample_rate: float | None = None,
+        val_sample_rate: float | None = None,
+        test_sample_rate: float | None = None,
+        volume_sample_rate: float | None = None,
+        val_volume_sample_rate: float | None = None,
+        test_volume_sample_rate: float | None = None,
+        use_dataset_cache: bool = True,
+        test_split: str = "test",
+    ) -> None:
+        super().__init__()
+        data_path = str(data_path)  # recorded as text: checkpoints stay loadable with weights_only
+        check_challenge(challenge)
+        check_mask_arguments(mask_type, center_fractions, accelerations)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {num_workers}")
+        if test_split not in TEST_SPLITS:
+            raise ValueError(f"test_split must be one of {TEST_SPLITS}, got {test_split!r}")
+        self.rates = {
+            "train": (sample_rate, volume_sample_rate),
+            "val": (val_sample_rate, val_volume_sample_rate),
+            "test": (test_sample_rate, test_volume_sample_rate),
+        }
+        for split, (slice_rate, volume_rate) in self.rates.items():
+            prefix = "" if split == "train" else f"{split}_"
+            _check_optional_rate(f"{prefix}sample_rate", slice_rate)
+            _check_optional_rate(f"{prefix}volume_sample_rate", volume_rate)
+            if slice_rate is not None and volume_rate is not None:
+                raise ValueError(
+                    f"{prefix}sample_rate and {prefix}volume_sample_rate: set one, not both"
+                )
+        self.save_hyperparameters()
+        self.data_path = Path(data_path)
+        self.datasets: dict[str, SliceDataset] = {}
+
+    def split_folder(self, split: str) -> Path:
+        """The folder of ``split`` ('train', 'val' or 'test'), checked to exist."""
+        folder = split_dir(self.data_path, self.hparams.challenge, split)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"data_path: split folder {folder} does not exist")
+        return folder
+
+    def _dataset(self, split: str, loader: str, train: bool) -> SliceDataset:
+        """The dataset of ``split`` for ``loader``: random masks for training, else seeded."""
+        hp = self.hparams
+        mask_func = create_mask(hp.mask_type, hp.center_fractions, hp.accelerations)
+        slice_rate, volume_rate = self.rates[loader]
+        return SliceDataset(
+            self.split_folder(split),
+            hp.challenge,
+            transform=UnetDataTransform(hp.challenge, mask_func=mask_func, use_seed=not train),
+            use_dataset_cache=hp.use_dataset_cache,
+            sample_rate=slice_rate,
+            volume_sample_rate=volume_rate,
+        )
+
+    def setup(self, stage: str | None = None) -> None:
+        """Builds (and validates) the datasets the stage needs; ``None`` builds all of them."""
+        loaders = STAGE_LOADERS[stage] if stage is not None else tuple(LOADER_STAGE)
+        for loader in loaders:
+            if loader in self.datasets:
+                continue
+            split = self.hparams.test_split if loader == "test" else loader
+            self.datasets[loader] = self._dataset(split, loader, train=loader == "train")
+
+    def _loader(self, loader: str) -> DataLoader:
+        if loader not in self.datasets:
+            self.setup(LOADER_STAGE[loader])
+        dataset = self.datasets[loader]
+        train = loader == "train"
+        sampler = VolumeSampler(dataset) if not train and _distributed() else None
+        workers = self.hparams.num_workers
+        return DataLoader(
+            dataset,
+            batch_size=self.hparams.batch_size,
+            shuffle=train,
+            sampler=sampler,
+            num_workers=workers,
+            worker_init_fn=reseed_worker_mask if train and workers > 0 else None,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled training slices with a fresh random mask each time."""
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation slices in order, masks fixed per volume."""
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        """Slices of ``test_split`` in order; stored masks used where files have them."""
+        return self._loader("test")

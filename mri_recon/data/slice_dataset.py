@@ -1,0 +1,170 @@
+"""``SliceDataset``: fastMRI volumes as a dataset of 2-D slices, validated when indexed.
+
+A drop-in replacement for ``fastmri.data.SliceDataset``: the same constructor arguments, the same
+``raw_samples`` and the same per-slice tuple ``(kspace, mask, target, attrs, fname, slice_num)``.
+It differs where fastmri fails users: every file is checked when the index is built and a bad one
+raises ``BadFileError`` naming it (or is skipped with a warning), and the metadata cache lives in
+the user's cache folder, keyed on each file's size and modification time so it is never stale.
+"""
+
+import logging
+import os
+import random
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import torch
+from fastmri.data.mri_data import FastMRIRawDataSample
+
+from mri_recon.data.fastmri_format import KSPACE_KEY, MASK_KEY, check_challenge, target_key
+from mri_recon.data.file_check import BadFileError, read_volume_info
+from mri_recon.data.index_cache import IndexCache, VolumeInfo, default_cache_file
+
+logger = logging.getLogger(__name__)
+
+DATA_SUFFIX = ".h5"
+
+
+def _check_rate(name: str, rate: float | None) -> float:
+    """Returns ``rate`` (1.0 when ``None``) after checking that it lies in (0, 1]."""
+    if rate is None:
+        return 1.0
+    if not 0 < rate <= 1:
+        raise ValueError(f"{name} must lie in (0, 1], got {rate}")
+    return float(rate)
+
+
+def list_volume_files(root: str | Path) -> list[Path]:
+    """The ``.h5`` files directly in ``root``, sorted; hidden files are left out.
+
+    Raises:
+        ValueError: ``root`` is missing, not a folder, or holds no ``.h5`` file.
+    """
+    folder = Path(root)
+    if not folder.is_dir():
+        raise ValueError(f"root: data folder {folder} does not exist or is not a folder")
+    files = sorted(
+        path
+        for path in folder.iterdir()
+        if path.suffix == DATA_SUFFIX and not path.name.startswith(".") and path.is_file()
+    )
+    if not files:
+        raise ValueError(f"root: data folder {folder} holds no {DATA_SUFFIX} files")
+    return files
+
+
+class SliceDataset(torch.utils.data.Dataset):
+    """MR image slices of all fastMRI volumes in one folder.
+
+    Args:
+        root: folder of ``.h5`` volumes (one split of one challenge).
+        challenge: ``singlecoil`` (target ``reconstruction_esc``) or ``multicoil``
+            (target ``reconstruction_rss``).
+        transform: called as ``transform(kspace, mask, target, attrs, fname, slice_num)``;
+            without one a slice is returned as that tuple.
+        use_dataset_cache: read and update the per-file metadata cache.
+        sample_rate: fraction of slices to keep, drawn with Python's ``random`` as fastmri does.
+        volume_sample_rate: fraction of volumes to keep; exclusive with ``sample_rate``.
+        dataset_cache_file: the cache file; by default one per folder under ``default_cache_dir()``.
+        num_cols: keep only volumes whose encoded width is one of these.
+        raw_sample_filter: keep only raw samples for which this returns true.
+        skip_bad_files: warn about and leave out bad files instead of raising ``BadFileError``.
+
+    Attributes:
+        raw_samples: one ``FastMRIRawDataSample(fname, slice_ind, metadata)`` per slice.
+    """
+
+    def __init__(
+        self,
+        root: str | Path | os.PathLike,
+        challenge: str,
+        transform: Callable | None = None,
+        use_dataset_cache: bool = False,
+        sample_rate: float | None = None,
+        volume_sample_rate: float | None = None,
+        dataset_cache_file: str | Path | os.PathLike | None = None,
+        num_cols: Sequence[int] | None = None,
+        raw_sample_filter: Callable[[FastMRIRawDataSample], bool] | None = None,
+        skip_bad_files: bool = False,
+    ) -> None:
+        check_challenge(challenge)
+        if sample_rate is not None and volume_sample_rate is not None:
+            raise ValueError(
+                "sample_rate and volume_sample_rate: set one (by slices or by volumes), not both"
+            )
+        sample_rate = _check_rate("sample_rate", sample_rate)
+        volume_sample_rate = _check_rate("volume_sample_rate", volume_sample_rate)
+        self.challenge = challenge
+        self.recons_key = target_key(challenge)
+        self.transform = transform
+        self.skip_bad_files = skip_bad_files
+        cache = None
+        if use_dataset_cache:
+            cache = IndexCache(dataset_cache_file or default_cache_file(root))
+        keep = raw_sample_filter or (lambda raw_sample: True)
+        self.raw_samples: list[FastMRIRawDataSample] = []
+        for fname, (metadata, num_slices) in self._index(list_volume_files(root), cache):
+            for slice_ind in range(num_slices):
+                raw_sample = FastMRIRawDataSample(fname, slice_ind, metadata)
+                if keep(raw_sample):
+                    self.raw_samples.append(raw_sample)
+        if sample_rate < 1.0:
+            random.shuffle(self.raw_samples)
+            self.raw_samples = self.raw_samples[: round(len(self.raw_samples) * sample_rate)]
+        elif volume_sample_rate < 1.0:
+            volumes = sorted({raw_sample.fname.stem for raw_sample in self.raw_samples})
+            random.shuffle(volumes)
+            kept = set(volumes[: round(len(volumes) * volume_sample_rate)])
+            self.raw_samples = [s for s in self.raw_samples if s.fname.stem in kept]
+        if num_cols:
+            self.raw_samples = [
+                s for s in self.raw_samples if s.metadata["encoding_size"][1] in num_cols
+            ]
+
+    def _index(self, files: list[Path], cache: IndexCache | None) -> list[tuple[Path, VolumeInfo]]:
+        """Validated ``(file, (metadata, num_slices))`` of each usable file, via the cache."""
+        index, num_read = [], 0
+        for fname in files:
+            info = cache.get(fname, self.challenge) if cache is not None else None
+            if info is None:
+                try:
+                    info = read_volume_info(fname, self.challenge)
+                except BadFileError as err:
+                    if not self.skip_bad_files:
+                        raise
+                    warnings.warn(f"skipping bad file {err}", stacklevel=3)
+                    continue
+                num_read += 1
+                if cache is not None:
+                    cache.put(fname, self.challenge, info)
+            index.append((fname, info))
+        if not index:
+            raise ValueError(f"root: no usable files among the {len(files)} in {files[0].parent}")
+        if cache is not None:
+            cache.prune(files[0].parent, set(files))
+            cache.save()
+        num_cached = len(index) - num_read
+        logger.info("Indexed %d files (%d read, %d cached)", len(index), num_read, num_cached)
+        return index
+
+    def __len__(self) -> int:
+        return len(self.raw_samples)
+
+    def __getitem__(self, i: int) -> Any:
+        fname, dataslice, metadata = self.raw_samples[i]
+        try:
+            with h5py.File(fname, "r") as hf:
+                kspace = hf[KSPACE_KEY][dataslice]
+                mask = np.asarray(hf[MASK_KEY]) if MASK_KEY in hf else None
+                target = hf[self.recons_key][dataslice] if self.recons_key in hf else None
+                attrs = dict(hf.attrs)
+        except (OSError, KeyError, IndexError) as err:
+            raise BadFileError(fname, f"cannot read slice {dataslice} ({err})") from err
+        attrs.update(metadata)
+        if self.transform is None:
+            return kspace, mask, target, attrs, fname.name, dataslice
+        return self.transform(kspace, mask, target, attrs, fname.name, dataslice)

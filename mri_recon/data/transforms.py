@@ -1,0 +1,148 @@
+"""Turning one k-space slice into a U-Net sample: mask, inverse FFT, crop, magnitude, normalise.
+
+``UnetDataTransform`` returns what ``fastmri.data.transforms.UnetDataTransform`` returns,
+element for element, and is built from fastmri's FFT and complex helpers. It is our own class so
+that the FFT always runs in float32, the phase-encode padding is respected when masking, and a test
+file's stored mask is honoured (its k-space is already undersampled, so no further mask is drawn).
+"""
+
+from typing import Any, NamedTuple
+
+import fastmri
+import numpy as np
+import torch
+from fastmri.data.subsample import MaskFunc
+from fastmri.data.transforms import (
+    apply_mask,
+    center_crop,
+    complex_center_crop,
+    normalize,
+    normalize_instance,
+    to_tensor,
+)
+from torch import Tensor
+
+from mri_recon.data.fastmri_format import check_challenge
+
+CLAMP = 6.0
+NORMALIZE_EPS = 1e-11
+
+
+class UnetSample(NamedTuple):
+    """A zero-filled input image and its target, both normalised by the input's statistics.
+
+    Attributes:
+        image: normalised zero-filled magnitude image, (height, width).
+        target: target normalised like ``image``, (height, width); ``tensor([0.])`` without target.
+        mean: mean of the un-normalised input image (scalar).
+        std: standard deviation of the un-normalised input image (scalar).
+        fname: the volume's file name.
+        slice_num: the slice index within the volume.
+        max_value: the volume's ``max`` attribute (0.0 when absent), for PSNR/SSIM.
+    """
+
+    image: Tensor
+    target: Tensor
+    mean: Tensor
+    std: Tensor
+    fname: str
+    slice_num: int
+    max_value: float
+
+
+def mask_seed(fname: str) -> tuple[int, ...]:
+    """The per-volume mask seed fastmri uses: the file name's character codes."""
+    return tuple(map(ord, fname))
+
+
+class UnetDataTransform:
+    """Pre-processes a ``SliceDataset`` slice for U-Net training and evaluation.
+
+    Args:
+        which_challenge: ``singlecoil`` or ``multicoil`` (multicoil images are RSS-combined).
+        mask_func: draws the undersampling mask; ``None`` uses the k-space as stored.
+        use_seed: seed the mask from the file name, so every slice of a volume and every
+            epoch gets the same mask (validation, test); ``False`` draws fresh masks (training).
+
+    Shape:
+        - kspace: (rows, cols) singlecoil or (coils, rows, cols) multicoil, complex.
+        - target: (height, width) or ``None``.
+        - output image and target: (height, width), the target's size, or the header's
+          ``recon_size`` for files without a target.
+    """
+
+    def __init__(
+        self, which_challenge: str, mask_func: MaskFunc | None = None, use_seed: bool = True
+    ) -> None:
+        self.which_challenge = check_challenge(which_challenge)
+        self.mask_func = mask_func
+        self.use_seed = use_seed
+
+    def masked_kspace(
+        self, kspace: np.ndarray, mask: np.ndarray | None, attrs: dict[str, Any], fname: str
+    ) -> Tensor:
+        """The undersampled k-space as a float32 real-view tensor, (..., rows, cols, 2)."""
+        kspace_torch = to_tensor(kspace).to(torch.float32)
+        if mask is not None or self.mask_func is None:
+            return kspace_torch
+        seed = mask_seed(fname) if self.use_seed else None
+        padding = None
+        if "padding_left" in attrs and "padding_right" in attrs:
+            padding = (attrs["padding_left"], attrs["padding_right"])
+        return apply_mask(kspace_torch, self.mask_func, seed=seed, padding=padding)[0]
+
+    @staticmethod
+    def crop_size(image: Tensor, target: np.ndarray | None, attrs: dict[str, Any]) -> tuple:
+        """The target's size (or ``recon_size``), narrowed to the image width when wider."""
+        if target is not None:
+            size = (target.shape[-2], target.shape[-1])
+        else:
+            size = (attrs["recon_size"][0], attrs["recon_size"][1])
+        if image.shape[-2] < size[1]:
+            size = (image.shape[-2], image.shape[-2])
+        return size
+
+    def __call__(
+        self,
+        kspace: np.ndarray,
+        mask: np.ndarray | None,
+        target: np.ndarray | None,
+        attrs: dict[str, Any],
+        fname: str,
+        slice_num: int,
+    ) -> UnetSample:
+        """Builds the sample of one slice.
+
+        Args:
+            kspace: the slice's complex k-space.
+            mask: the file's stored sampling mask (test files), else ``None``.
+            target: the slice's target image, or ``None`` for test files.
+            attrs: file attributes and header metadata (``max``, ``padding_*``, ``recon_size``).
+            fname: the volume's file name (seeds the mask when ``use_seed``).
+            slice_num: the slice index.
+
+        Returns:
+            The ``UnetSample``.
+        """
+        image = fastmri.ifft2c(self.masked_kspace(kspace, mask, attrs, fname))
+        size = self.crop_size(image, target, attrs)
+        image = fastmri.complex_abs(complex_center_crop(image, size))
+        if self.which_challenge == "multicoil":
+            image = fastmri.rss(image)
+        image, mean, std = normalize_instance(image, eps=NORMALIZE_EPS)
+        image = image.clamp(-CLAMP, CLAMP)
+        if target is not None:
+            target_torch = center_crop(to_tensor(target), size)
+            target_torch = normalize(target_torch, mean, std, eps=NORMALIZE_EPS)
+            target_torch = target_torch.clamp(-CLAMP, CLAMP)
+        else:
+            target_torch = torch.Tensor([0])
+        return UnetSample(
+            image=image,
+            target=target_torch,
+            mean=mean,
+            std=std,
+            fname=fname,
+            slice_num=slice_num,
+            max_value=attrs.get("max", 0.0),
+        )
