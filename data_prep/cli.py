@@ -41,19 +41,44 @@ def build_parser() -> argparse.ArgumentParser:
     add("--output", required=True, type=Path, help="root folder of the dataset")
     add("--challenge", required=True, choices=CHALLENGES)
     add("--coils", type=int, help="receiver coils (default: 1 singlecoil, 8 multicoil)")
-    add("--recon-size", type=int, default=DEFAULTS["recon_size"], help="target side R")
+    add(
+        "--recon-size",
+        type=int,
+        default=DEFAULTS["recon_size"],
+        help="target side R (default: %(default)s)",
+    )
     add("--kspace-width", type=int, help="phase-encode lines W >= R (default: R)")
-    add("--num-volumes", type=int, default=DEFAULTS["num_volumes"], help="over all splits")
-    add("--slices-per-volume", type=int, default=DEFAULTS["slices_per_volume"])
-    add("--val-fraction", type=float, default=DEFAULTS["val_fraction"], help="share of volumes")
-    add("--test-fraction", type=float, default=DEFAULTS["test_fraction"], help="share of volumes")
+    add(
+        "--num-volumes",
+        type=int,
+        default=DEFAULTS["num_volumes"],
+        help="over all splits (default: %(default)s)",
+    )
+    add(
+        "--slices-per-volume",
+        type=int,
+        default=DEFAULTS["slices_per_volume"],
+        help="slices per volume (default: %(default)s)",
+    )
+    add(
+        "--val-fraction",
+        type=float,
+        default=DEFAULTS["val_fraction"],
+        help="share of volumes in val (default: %(default).3g)",
+    )
+    add(
+        "--test-fraction",
+        type=float,
+        default=DEFAULTS["test_fraction"],
+        help="share of volumes in test (default: %(default).3g)",
+    )
     add(
         "--test-accelerations",
         type=int,
         nargs="+",
         metavar="A",
         default=DEFAULTS["test_accelerations"],
-        help="test files cycle over these",
+        help="test files cycle over these (default: 4 8)",
     )
     add(
         "--test-center-fractions",
@@ -61,18 +86,33 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="F",
         default=DEFAULTS["test_center_fractions"],
-        help="one per test acceleration",
+        help="one per test acceleration (default: 0.08 0.04)",
     )
-    add("--test-mask-type", choices=sorted(MASK_TYPES), default=DEFAULTS["test_mask_type"])
+    add(
+        "--test-mask-type",
+        choices=sorted(MASK_TYPES),
+        default=DEFAULTS["test_mask_type"],
+        help="(default: %(default)s)",
+    )
     add(
         "--noise-level",
         type=float,
         default=DEFAULTS["noise_level"],
-        help="k-space noise std relative to the object's peak magnitude",
+        help="k-space noise std relative to the object's peak magnitude (default: %(default)s)",
     )
-    add("--pad-lines", type=int, default=DEFAULTS["pad_lines"], help="unacquired lines per edge")
+    add(
+        "--pad-lines",
+        type=int,
+        default=DEFAULTS["pad_lines"],
+        help="unacquired lines per edge (default: 0)",
+    )
     add("--acquisition", help="acquisition attribute (default: by source, e.g. AXT1 for mni152)")
-    add("--seed", type=int, default=DEFAULTS["seed"], help="same seed, same files")
+    add(
+        "--seed",
+        type=int,
+        default=DEFAULTS["seed"],
+        help="same seed, same files (default: %(default)s)",
+    )
     add("--overwrite", action="store_true", help="replace existing output")
     add("--quiet", action="store_true", help="no progress bar")
 
