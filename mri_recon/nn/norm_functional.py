@@ -51,7 +51,8 @@ class Normalize(Function):
     y = x s + (b - mu s) with s = r w: three passes over x (sum, sum of squares, output). The
     one-pass variance loses about mu^2 / var of float32's 1e-7 relative precision, so where
     mu^2 > CENTRE_RATIO var in some group x is centred first (x - mu, with mu = 0 afterwards) and
-    the variance recomputed, here and in backward. With ``use_input_stats=False`` mu and var are
+    the variance recomputed, here and in backward. Off the CPU x is always centred, so that the
+    guard never forces a host-device sync. With ``use_input_stats=False`` mu and var are
     the running buffers. In training, the running buffers (viewed to broadcast against x) are
     updated in place: buf = (1 - momentum) buf + momentum stat, with the unbiased variance
     var M / (M - 1), averaged over the axes the buffer lacks (instance norm's batch axis).
@@ -107,7 +108,11 @@ class Normalize(Function):
             if use_input_stats:
                 mean = xf.sum(dims, keepdim=True).div_(count)
                 var = _sum_of_squares(xf, dims).div_(count).sub_(mean * mean).clamp_(min=0)
-                centred = bool((mean * mean > Normalize.CENTRE_RATIO * var).any())
+                # Reading the guard back is free on CPU but a host sync on an accelerator,
+                # where one more pass over x is the cheaper price: there x is always centred.
+                centred = x.device.type != "cpu" or bool(
+                    (mean * mean > Normalize.CENTRE_RATIO * var).any()
+                )
                 if centred:
                     xf = xf - mean
                     var = _sum_of_squares(xf, dims).div_(count)
