@@ -1,0 +1,103 @@
+"""Autograd wiring of the from-scratch convolutions: custom Functions and autocast casting.
+
+The Functions save the input and weight, recompute im2col in the backward (saving the column
+matrix would cost kh * kw times the input's memory per layer) and compute only the gradients
+that ``needs_input_grad`` asks for. The derivation is in :mod:`mri_recon.nn.functional`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.autograd import Function
+
+from mri_recon.nn.conv_matrix import conv_forward, conv_input_grad, conv_weight_grad
+from mri_recon.nn.conv_shapes import ConvGeometry
+
+
+class Conv2dFunction(Function):
+    """y = conv(x, W) + b, with the gradients of :mod:`mri_recon.nn.conv_matrix`."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, geom: ConvGeometry) -> Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.geom, ctx.has_bias = geom, bias is not None
+        out = conv_forward(x, weight, geom)
+        return out if bias is None else out.add_(bias.view(1, -1, 1, 1))
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        x, weight = ctx.saved_tensors
+        with torch.autocast(grad_out.device.type, enabled=False):
+            grad_x = grad_w = grad_b = None
+            if ctx.needs_input_grad[0]:
+                grad_x = conv_input_grad(grad_out, weight, x.shape[2:], ctx.geom)
+            if ctx.needs_input_grad[1]:
+                grad_w = conv_weight_grad(x, grad_out, weight.shape[2:], ctx.geom)
+            if ctx.has_bias and ctx.needs_input_grad[2]:
+                grad_b = grad_out.sum((0, 2, 3))
+        return grad_x, grad_w, grad_b, None
+
+
+class ConvTranspose2dFunction(Function):
+    """y = conv^T(x, W) + b: the adjoint of a forward convolution with the same weight."""
+
+    @staticmethod
+    def forward(
+        ctx,
+        x: Tensor,
+        weight: Tensor,
+        bias: Tensor | None,
+        geom: ConvGeometry,
+        out_hw: tuple[int, int],
+    ) -> Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.geom, ctx.has_bias = geom, bias is not None
+        out = conv_input_grad(x, weight, out_hw, geom)
+        return out.contiguous() if bias is None else out + bias.view(1, -1, 1, 1)
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        x, weight = ctx.saved_tensors
+        with torch.autocast(grad_out.device.type, enabled=False):
+            grad_x = grad_w = grad_b = None
+            if ctx.needs_input_grad[0]:
+                grad_x = conv_forward(grad_out, weight, ctx.geom, x.shape[2:])
+            if ctx.needs_input_grad[1]:
+                grad_w = conv_weight_grad(grad_out, x, weight.shape[2:], ctx.geom)
+            if ctx.has_bias and ctx.needs_input_grad[2]:
+                grad_b = grad_out.sum((0, 2, 3))
+        return grad_x, grad_w, grad_b, None, None
+
+
+def _autocast(
+    x: Tensor, weight: Tensor, bias: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Cast floating inputs to the autocast dtype, as autocast does for torch's convolutions."""
+    device = x.device.type
+    if not torch.is_autocast_enabled(device) or x.dtype == torch.float64:
+        return x, weight, bias
+    dtype = torch.get_autocast_dtype(device)
+    return x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)
+
+
+def apply_conv(
+    function: type[Function], x: Tensor, weight: Tensor, bias: Tensor | None, *args
+) -> Tensor:
+    """Run ``function`` on a batched input under this call's autocast rules.
+
+    Args:
+        function: :class:`Conv2dFunction` or :class:`ConvTranspose2dFunction`.
+        x: (N, C, H, W) or unbatched (C, H, W) input.
+        weight: the weight.
+        bias: optional bias.
+        *args: the function's remaining arguments (geometry, output size).
+
+    Returns:
+        The output, unbatched when ``x`` was.
+    """
+    unbatched = x.dim() == 3
+    x, weight, bias = _autocast(x.unsqueeze(0) if unbatched else x, weight, bias)
+    with torch.autocast(x.device.type, enabled=False):
+        out = function.apply(x, weight, bias, *args)
+    return out.squeeze(0) if unbatched else out

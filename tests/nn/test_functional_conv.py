@@ -1,0 +1,204 @@
+"""mri_recon.nn.functional convolutions against torch.nn.functional: values, gradients, autocast."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.autograd import gradcheck
+
+import mri_recon.nn.conv_matrix as conv_matrix
+from mri_recon.nn import functional as ours
+
+D = torch.float64
+
+# (input shape, weight shape, bias, keyword arguments); odd sizes throughout.
+CONV2D_CASES = [
+    ((2, 3, 9, 7), (5, 3, 3, 3), True, {}),
+    ((2, 3, 9, 7), (4, 3, 3, 3), False, {"padding": 1}),
+    ((1, 4, 11, 8), (6, 4, 3, 2), True, {"stride": 2, "padding": (1, 0)}),
+    ((2, 4, 10, 9), (6, 2, 3, 3), True, {"stride": (2, 3), "padding": 2, "groups": 2}),
+    ((2, 4, 13, 11), (4, 4, 3, 3), False, {"dilation": (2, 3), "padding": (2, 1)}),
+    ((1, 6, 9, 9), (6, 1, 3, 3), True, {"padding": 1, "groups": 6}),
+    ((1, 6, 9, 9), (12, 1, 5, 3), False, {"padding": "same", "groups": 6}),
+    ((2, 3, 8, 9), (5, 3, 4, 2), True, {"padding": "same", "dilation": (1, 3)}),
+    ((2, 3, 8, 9), (5, 3, 4, 2), False, {"padding": "valid", "stride": 3}),
+    ((3, 5, 7, 5), (2, 5, 1, 1), True, {}),
+    ((1, 2, 5, 5), (3, 2, 5, 5), True, {"padding": 4, "dilation": 1}),
+    ((2, 8, 7, 9), (4, 2, 3, 1), True, {"stride": (1, 2), "padding": (1, 0), "groups": 4}),
+    ((1, 4, 6, 5), (3, 4, 3, 3), True, {"padding": 3}),
+]
+CONV1D_CASES = [
+    ((2, 3, 17), (4, 3, 3), True, {}),
+    ((2, 4, 16), (6, 2, 5), False, {"stride": 3, "padding": 2, "groups": 2}),
+    ((1, 3, 15), (3, 1, 4), True, {"padding": "same", "dilation": 3, "groups": 3}),
+    ((2, 3, 15), (5, 3, 2), True, {"padding": "valid", "dilation": (2,), "stride": (2,)}),
+]
+TRANSPOSE_CASES = [
+    ((2, 4, 5, 7), (4, 3, 2, 2), True, {"stride": 2}),
+    ((2, 4, 5, 7), (4, 3, 3, 3), False, {"stride": 1, "padding": 1}),
+    (
+        (1, 4, 5, 6),
+        (4, 2, 3, 2),
+        True,
+        {"stride": (2, 3), "padding": (1, 0), "output_padding": (1, 2)},
+    ),
+    ((2, 4, 5, 7), (4, 3, 3, 2), True, {"stride": 2, "groups": 2, "dilation": (1, 2)}),
+    ((1, 3, 6, 5), (3, 2, 3, 3), False, {"dilation": 2, "output_padding": 1}),
+    ((2, 6, 4, 5), (6, 1, 3, 3), True, {"stride": 2, "padding": 1, "groups": 6}),
+    ((1, 2, 3, 3), (2, 5, 4, 1), False, {"stride": 3, "padding": (2, 0), "output_padding": (2, 1)}),
+]
+
+
+def _compare(ours_fn, ref_fn, x_shape, w_shape, with_bias, kwargs, x_format=None, atol=1e-10):
+    """Forward and the three gradients of ours_fn and ref_fn on the same float64 data."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(x_shape, dtype=D, generator=gen)
+    if x_format is not None:
+        x = x.contiguous(memory_format=x_format)
+    w = torch.randn(w_shape, dtype=D, generator=gen)
+    out_channels = (
+        w_shape[1] * kwargs.get("groups", 1) if ref_fn is F.conv_transpose2d else w_shape[0]
+    )
+    b = torch.randn(out_channels, dtype=D, generator=gen) if with_bias else None
+    results = []
+    for fn in (ours_fn, ref_fn):
+        leaves = [t.detach().clone().requires_grad_() if t is not None else None for t in (x, w, b)]
+        y = fn(*leaves, **kwargs)
+        y.backward(torch.linspace(-1, 1, y.numel(), dtype=D).reshape(y.shape))
+        results.append([y] + [t.grad for t in leaves if t is not None])
+    for got, want in zip(*results, strict=True):
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want, atol=atol, rtol=1e-10)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("x_shape,w_shape,with_bias,kwargs", CONV2D_CASES)
+def test_conv2d_matches_torch(x_shape, w_shape, with_bias, kwargs):
+    _compare(ours.conv2d, F.conv2d, x_shape, w_shape, with_bias, kwargs)
+
+
+@pytest.mark.parametrize("x_shape,w_shape,with_bias,kwargs", CONV1D_CASES)
+def test_conv1d_matches_torch(x_shape, w_shape, with_bias, kwargs):
+    _compare(ours.conv1d, F.conv1d, x_shape, w_shape, with_bias, kwargs)
+
+
+@pytest.mark.parametrize("x_shape,w_shape,with_bias,kwargs", TRANSPOSE_CASES)
+def test_conv_transpose2d_matches_torch(x_shape, w_shape, with_bias, kwargs):
+    _compare(ours.conv_transpose2d, F.conv_transpose2d, x_shape, w_shape, with_bias, kwargs)
+
+
+@pytest.mark.parametrize(
+    "fns,case",
+    [((ours.conv2d, F.conv2d), case) for case in CONV2D_CASES[:6]]
+    + [((ours.conv_transpose2d, F.conv_transpose2d), case) for case in TRANSPOSE_CASES[:3]],
+)
+def test_row_blocks_give_the_same_result(monkeypatch, fns, case):
+    monkeypatch.setattr(conv_matrix, "BLOCK_BYTES_PER_THREAD", 1)  # one output row per block
+    monkeypatch.setattr(conv_matrix, "MIN_BLOCK_COLUMNS", 1)
+    _compare(*fns, *case)
+
+
+def test_channels_last_and_strided_inputs():
+    _compare(
+        ours.conv2d, F.conv2d, (2, 4, 9, 7), (3, 4, 3, 3), True, {"padding": 1}, torch.channels_last
+    )
+    _compare(ours.conv2d, F.conv2d, (2, 4, 9, 7), (6, 4, 1, 1), False, {}, torch.channels_last)
+    _compare(
+        ours.conv_transpose2d, F.conv_transpose2d, (2, 4, 5, 7), (4, 3, 2, 2), True, {"stride": 2},
+        torch.channels_last,
+    )  # fmt: skip
+    x = torch.randn(2, 3, 10, 14, dtype=D)[..., ::2]
+    w = torch.randn(4, 3, 3, 3, dtype=D)
+    torch.testing.assert_close(ours.conv2d(x, w, padding=1), F.conv2d(x, w, padding=1))
+
+
+@pytest.mark.parametrize(
+    "requires", [(True, False, False), (False, True, False), (False, False, True)]
+)
+def test_only_requested_gradients(requires):
+    x, w, b = (
+        torch.randn(2, 3, 7, 6, dtype=D),
+        torch.randn(4, 3, 3, 3, dtype=D),
+        torch.randn(4, dtype=D),
+    )
+    ours_leaves = [t.clone().requires_grad_(r) for t, r in zip((x, w, b), requires, strict=True)]
+    ref_leaves = [t.clone().requires_grad_(r) for t, r in zip((x, w, b), requires, strict=True)]
+    ours.conv2d(*ours_leaves, padding=1).square().sum().backward()
+    F.conv2d(*ref_leaves, padding=1).square().sum().backward()
+    for got, want, r in zip(ours_leaves, ref_leaves, requires, strict=True):
+        assert (got.grad is None) == (not r)
+        if r:
+            torch.testing.assert_close(got.grad, want.grad)
+
+
+def test_unbatched_inputs():
+    x, w = torch.randn(3, 8, 7, dtype=D), torch.randn(4, 3, 3, 3, dtype=D)
+    torch.testing.assert_close(ours.conv2d(x, w, padding=1), F.conv2d(x, w, padding=1))
+    wt = torch.randn(3, 2, 2, 2, dtype=D)
+    torch.testing.assert_close(
+        ours.conv_transpose2d(x, wt, stride=2), F.conv_transpose2d(x, wt, stride=2)
+    )
+    x1, w1 = torch.randn(3, 11, dtype=D), torch.randn(5, 3, 3, dtype=D)
+    torch.testing.assert_close(ours.conv1d(x1, w1), F.conv1d(x1, w1))
+
+
+@pytest.mark.parametrize(
+    "fn,x_shape,w_shape,kwargs",
+    [
+        (ours.conv2d, (2, 4, 6, 5), (4, 2, 3, 2), {"stride": (2, 1), "padding": 1, "groups": 2}),
+        (ours.conv2d, (1, 2, 5, 6), (3, 2, 3, 3), {"padding": "same", "dilation": 2}),
+        (ours.conv2d, (1, 3, 5, 5), (2, 3, 3, 3), {"padding": 1}),
+        (ours.conv1d, (2, 3, 9), (2, 3, 3), {"stride": 2, "padding": 1}),
+        (
+            ours.conv_transpose2d,
+            (1, 4, 3, 4),
+            (4, 1, 3, 2),
+            {"stride": 2, "output_padding": 1, "groups": 2},
+        ),
+        (ours.conv_transpose2d, (2, 2, 3, 3), (2, 3, 2, 2), {"stride": 2}),
+    ],
+)
+def test_gradcheck(fn, x_shape, w_shape, kwargs):
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(x_shape, dtype=D, generator=gen, requires_grad=True)
+    w = torch.randn(w_shape, dtype=D, generator=gen, requires_grad=True)
+    c_out = w_shape[1] * kwargs.get("groups", 1) if fn is ours.conv_transpose2d else w_shape[0]
+    b = torch.randn(c_out, dtype=D, generator=gen, requires_grad=True)
+    assert gradcheck(lambda x, w, b: fn(x, w, b, **kwargs), (x, w, b))
+
+
+@pytest.mark.parametrize(
+    "ours_fn,ref_fn,x_shape,w_shape,kwargs",
+    [
+        (ours.conv2d, F.conv2d, (2, 16, 20, 18), (24, 16, 3, 3), {"padding": 1}),
+        (ours.conv2d, F.conv2d, (2, 32, 12, 12), (8, 32, 1, 1), {}),
+        (ours.conv_transpose2d, F.conv_transpose2d, (2, 32, 9, 11), (32, 16, 2, 2), {"stride": 2}),
+    ],
+)
+def test_bf16_autocast_close_to_torch(ours_fn, ref_fn, x_shape, w_shape, kwargs):
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(x_shape, generator=gen)
+    w = torch.randn(w_shape, generator=gen) * 0.1
+    c_out = w_shape[1] if ref_fn is F.conv_transpose2d else w_shape[0]
+    b = torch.randn(c_out, generator=gen)
+    results = []
+    for fn in (ours_fn, ref_fn):
+        leaves = [t.clone().requires_grad_() for t in (x, w, b)]
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = fn(*leaves, **kwargs)
+        (y.float() * torch.linspace(-1, 1, y.numel()).reshape(y.shape)).sum().backward()
+        results.append([y] + [t.grad for t in leaves])
+    (y_ours, *grads_ours), (y_ref, *grads_ref) = results
+    assert y_ours.dtype == y_ref.dtype == torch.bfloat16
+    torch.testing.assert_close(y_ours.float(), y_ref.float(), atol=0.05, rtol=0.02)
+    for got, want in zip(grads_ours, grads_ref, strict=True):
+        assert got.dtype == want.dtype == torch.float32
+        scale = want.abs().max().item()
+        torch.testing.assert_close(got, want, atol=0.02 * scale, rtol=0.02)
+
+
+def test_float64_is_left_alone_by_autocast():
+    x, w = torch.randn(1, 2, 5, 5, dtype=D), torch.randn(3, 2, 3, 3, dtype=D)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y, ref = ours.conv2d(x, w), F.conv2d(x, w)
+    assert y.dtype == ref.dtype == D
+    torch.testing.assert_close(y, ref)
