@@ -35,9 +35,12 @@ def test_gradcheck_float64(name, fn, offset):
     assert torch.autograd.gradcheck(fn, (x, w, b)), name
 
 
-def test_gradcheck_layer_norm_elementwise_affine():
+@pytest.mark.parametrize("offset", [0.0, 40.0])
+def test_gradcheck_layer_norm_elementwise_affine(offset):
+    """Layer norm's elementwise weight takes its own output path (x r - mu r) w + b."""
     torch.manual_seed(0)
-    x, w, b = _double(2, 3, 4, 5), _double(4, 5), _double(4, 5)
+    x = (torch.randn(2, 3, 4, 5, dtype=torch.float64) + offset).requires_grad_()
+    w, b = _double(4, 5), _double(4, 5)
     assert torch.autograd.gradcheck(lambda x, w, b: NF.layer_norm(x, (4, 5), w, b), (x, w, b))
 
 
@@ -121,6 +124,45 @@ def test_bf16_autocast_matches_torch(name, args, kwargs):
     for got, want in zip(ours.buffers(), ref.buffers(), strict=True):
         assert got.dtype == want.dtype
         torch.testing.assert_close(got, want, atol=1e-3, rtol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "kwargs"),
+    [
+        ("BatchNorm2d", (4,), {}),
+        ("InstanceNorm2d", (4,), {"affine": True, "track_running_stats": True}),
+    ],
+)
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_bf16_running_stats_and_weight_only_gradients_match_torch(name, args, kwargs, input_grad):
+    """Half-precision g is copied to float32 once and reused; eval mode and dL/dw alone too."""
+    torch.manual_seed(0)
+    ours, ref = getattr(norm, name)(*args, **kwargs), getattr(nn, name)(*args, **kwargs)
+    with torch.no_grad():
+        for module in (ours, ref):
+            module.weight.copy_(torch.linspace(0.5, 2.0, 4))
+            module.running_mean.copy_(torch.linspace(-1.0, 1.0, 4))
+            module.running_var.copy_(torch.linspace(0.5, 1.5, 4))
+    x = (torch.randn(2, 4, 6, 6) * 2 + 1).bfloat16()
+    grad = torch.randn(2, 4, 6, 6).bfloat16()
+    for training in (True, False):
+        results = []
+        for module in (ours, ref):
+            module.train(training).zero_grad()
+            xi = x.clone().requires_grad_(input_grad)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                y = module(xi)
+            y.backward(grad)
+            results.append((y.float(), xi.grad, module.weight.grad, module.bias.grad))
+        (y, dx, dw, db), (y_ref, dx_ref, dw_ref, db_ref) = results
+        torch.testing.assert_close(y, y_ref, atol=3e-2, rtol=2e-2)
+        if input_grad:
+            assert dx.dtype == dx_ref.dtype == torch.bfloat16
+            torch.testing.assert_close(dx.float(), dx_ref.float(), atol=3e-2, rtol=2e-2)
+        else:
+            assert dx is None and dx_ref is None
+        torch.testing.assert_close(dw, dw_ref, atol=1e-2, rtol=1e-2)
+        torch.testing.assert_close(db, db_ref, atol=1e-2, rtol=1e-2)
 
 
 def test_bf16_input_outside_autocast_returns_bf16():
