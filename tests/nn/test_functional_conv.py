@@ -91,10 +91,26 @@ def test_conv_transpose2d_matches_torch(x_shape, w_shape, with_bias, kwargs):
     [((ours.conv2d, F.conv2d), case) for case in CONV2D_CASES[:6]]
     + [((ours.conv_transpose2d, F.conv_transpose2d), case) for case in TRANSPOSE_CASES[:3]],
 )
-def test_row_blocks_give_the_same_result(monkeypatch, fns, case):
-    monkeypatch.setattr(conv_matrix, "BLOCK_BYTES_PER_THREAD", 1)  # one output row per block
-    monkeypatch.setattr(conv_matrix, "MIN_BLOCK_COLUMNS", 1)
+@pytest.mark.parametrize("min_columns", [1, 13])
+def test_row_blocks_give_the_same_result(monkeypatch, fns, case, min_columns):
+    # One output row per block, or blocks of 2-13 rows with a shorter last block: the blocks
+    # share one column buffer, so a stale tail from a larger block must not leak into the next.
+    monkeypatch.setattr(conv_matrix, "BLOCK_BYTES_PER_THREAD", 1)
+    monkeypatch.setattr(conv_matrix, "MIN_BLOCK_COLUMNS", min_columns)
     _compare(*fns, *case)
+
+
+def test_gather_copies_into_the_buffer_only_when_needed():
+    x = torch.arange(2 * 3 * 5 * 4, dtype=D).reshape(2, 3, 5, 4)
+    buffer = torch.full((x.numel() + 7,), -1.0, dtype=D)
+    moved = x.permute(1, 0, 3, 2)  # no strides address this as (3, 40): a copy is needed
+    cols = conv_matrix.gather(moved, (3, -1), buffer)
+    assert torch.equal(cols, moved.reshape(3, -1))
+    assert cols.data_ptr() == buffer.data_ptr()
+    assert torch.equal(buffer[x.numel() :], torch.full((7,), -1.0, dtype=D))
+    rows = conv_matrix.gather(x, (6, -1), buffer)  # contiguous: a view of x, buffer untouched
+    assert rows.data_ptr() == x.data_ptr() and torch.equal(rows, x.reshape(6, -1))
+    assert torch.equal(conv_matrix.gather(moved, (3, -1)), moved.reshape(3, -1))
 
 
 def test_channels_last_and_strided_inputs():
