@@ -29,32 +29,14 @@ of output rows (:data:`mri_recon.nn.conv_matrix.BLOCK_BYTES_PER_THREAD`) then wo
 also the accurate one in bfloat16: one matmul rounds once, while the offset sum rounds its
 running total after every offset (max error against PyTorch at least 4x larger everywhere).
 
-Where the time goes (32->32 channels @ 320 px, forward+backward, float32, batch 1, a quiet
-2-core AVX-512 EPYC VM). One thread: ~95-100 ms against PyTorch's ~67; the three products
-(forward, input gradient as the flipped forward, weight gradient) take ~30 ms each, nearly all of
-it in the matmuls: MKL's float32 matmul with 32 output rows runs at 80-90 GFLOP/s on a cached
-block (50 on the unblocked 102400-column matrix), while oneDNN's direct convolution never
-materialises the columns. Three layout changes mattered most: blocks of output rows (page
-faults and cache, above); at least ``MIN_BLOCK_COLUMNS`` columns per block with the batch folded
-into the weight gradient's contraction, one matmul per block instead of one per sample plus a
-sum (512->512 @ 20 px, batch 4: 4.8x PyTorch's time down to 1.2x); and, in bfloat16, where
-oneDNN copies a transposed operand first, the weight gradient as ``C @ dL/dy^T`` so the small
-operand is the transposed one. Each product also copies its blocks into one reused buffer instead
-of a fresh allocation per block (5-10% faster on two threads, 15-20% at batch 4 on one).
-
-Two threads. A block's matmul alone runs 1.6-1.8x faster (140-150 GFLOP/s), a whole product
-1.35-2x (forward 29 -> 22 ms, weight gradient 30 -> 15 ms), and the step takes 60-70 ms (PyTorch:
-~36). Runs of 110-140 ms, 2-3x PyTorch's time and slower than one thread, are not the blocking
-(0.5-4 MiB per thread measured alike): a step runs ~250 parallel regions (a copy and a matmul
-per block of each product), and when libgomp's worker thread has gone to sleep between regions,
-waking it costs this VM roughly 0.2-0.3 ms per region (the extra time over the region count);
-PyTorch's direct kernel runs a few regions per step and barely notices. The state comes and
-goes within one process and hit per-block allocations and one reused buffer alike; with the
-workers spinning instead (``OMP_WAIT_POLICY=ACTIVE`` or ``GOMP_SPINCOUNT=100000000``) every run
-took 60-70 ms. So on a machine with idle cores to spare, set ``OMP_WAIT_POLICY=ACTIVE`` for
-multi-threaded CPU training and benchmarks; on a shared machine a spinning worker takes a core
-from someone else, and a descheduled one stalls every region (a 450 KB copy: 0.02 ms on one
-thread, 8 ms on two when another process holds the second core), so use one thread there.
+Where the time goes: nearly all of it in the three matmuls (forward, input gradient, weight
+gradient), since MKL's float32 matmul with few output rows (32 channels) runs well below oneDNN's
+direct convolution, which never materialises the columns. Three layout choices matter most:
+blocks of output rows (above); at least ``MIN_BLOCK_COLUMNS`` columns per block with the batch
+folded into the weight gradient's contraction (one matmul per block, not one per sample); and, in
+bfloat16, the weight gradient as ``C @ dL/dy^T`` so that the operand oneDNN copies transposed is
+the small one. Each product reuses one column buffer across its blocks. Measurements, and why two
+threads can stall on OpenMP's sleeping worker: docs/benchmarks.md.
 
 Channels-last inputs are read through their strides (a 1x1 stride-1 convolution copies nothing).
 
