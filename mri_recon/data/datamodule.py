@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, get_worker_info
 
 from mri_recon.data.fastmri_format import check_challenge, split_dir
 from mri_recon.data.masks import check_mask_arguments, create_mask
-from mri_recon.data.slice_dataset import SliceDataset
+from mri_recon.data.slice_dataset import SliceDataset, check_sample_rates
 from mri_recon.data.transforms import UnetDataTransform
 from mri_recon.data.volume_sampler import VolumeSampler
 
@@ -52,11 +52,6 @@ def reseed_worker_mask(worker_id: int) -> None:
     mask_func = getattr(getattr(info.dataset, "transform", None), "mask_func", None)
     if mask_func is not None:
         mask_func.rng.seed(seed)
-
-
-def _check_optional_rate(name: str, rate: float | None) -> None:
-    if rate is not None and not 0 < rate <= 1:
-        raise ValueError(f"{name} must lie in (0, 1], got {rate}")
 
 
 class FastMriDataModule(pl.LightningDataModule):
@@ -116,13 +111,7 @@ class FastMriDataModule(pl.LightningDataModule):
             "test": (test_sample_rate, test_volume_sample_rate),
         }
         for split, (slice_rate, volume_rate) in self.rates.items():
-            prefix = "" if split == "train" else f"{split}_"
-            _check_optional_rate(f"{prefix}sample_rate", slice_rate)
-            _check_optional_rate(f"{prefix}volume_sample_rate", volume_rate)
-            if slice_rate is not None and volume_rate is not None:
-                raise ValueError(
-                    f"{prefix}sample_rate and {prefix}volume_sample_rate: set one, not both"
-                )
+            check_sample_rates(slice_rate, volume_rate, "" if split == "train" else f"{split}_")
         self.save_hyperparameters()
         self.data_path = Path(data_path)
         self.datasets: dict[str, SliceDataset] = {}

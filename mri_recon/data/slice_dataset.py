@@ -29,13 +29,30 @@ logger = logging.getLogger(__name__)
 DATA_SUFFIX = ".h5"
 
 
-def _check_rate(name: str, rate: float | None) -> float:
-    """Returns ``rate`` (1.0 when ``None``) after checking that it lies in (0, 1]."""
-    if rate is None:
-        return 1.0
-    if not 0 < rate <= 1:
-        raise ValueError(f"{name} must lie in (0, 1], got {rate}")
-    return float(rate)
+def check_sample_rates(
+    sample_rate: float | None, volume_sample_rate: float | None, prefix: str = ""
+) -> tuple[float, float]:
+    """Checks a (slice, volume) sample-rate pair and returns it with ``None`` read as 1.0.
+
+    Args:
+        sample_rate: fraction of slices to keep, or ``None``.
+        volume_sample_rate: fraction of volumes to keep, or ``None``.
+        prefix: prefix of the argument names in error messages (``val_``, ``test_``).
+
+    Raises:
+        ValueError: a rate outside (0, 1], or both rates set.
+    """
+    rates = []
+    for name, rate in (("sample_rate", sample_rate), ("volume_sample_rate", volume_sample_rate)):
+        if rate is not None and not 0 < rate <= 1:
+            raise ValueError(f"{prefix}{name} must lie in (0, 1], got {rate}")
+        rates.append(1.0 if rate is None else float(rate))
+    if sample_rate is not None and volume_sample_rate is not None:
+        raise ValueError(
+            f"{prefix}sample_rate and {prefix}volume_sample_rate: set one, not both "
+            "(sample by slices or by volumes)"
+        )
+    return rates[0], rates[1]
 
 
 def list_volume_files(root: str | Path) -> list[Path]:
@@ -92,12 +109,7 @@ class SliceDataset(torch.utils.data.Dataset):
         skip_bad_files: bool = False,
     ) -> None:
         check_challenge(challenge)
-        if sample_rate is not None and volume_sample_rate is not None:
-            raise ValueError(
-                "sample_rate and volume_sample_rate: set one (by slices or by volumes), not both"
-            )
-        sample_rate = _check_rate("sample_rate", sample_rate)
-        volume_sample_rate = _check_rate("volume_sample_rate", volume_sample_rate)
+        sample_rate, volume_sample_rate = check_sample_rates(sample_rate, volume_sample_rate)
         self.challenge = challenge
         self.recons_key = target_key(challenge)
         self.transform = transform
