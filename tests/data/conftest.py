@@ -7,22 +7,11 @@ import numpy as np
 import pytest
 
 from data_prep.fastmri_file import Encoding, write_volume
+from data_prep.physics import center_crop, ifft2c
 
 ROWS, COLS = 40, 24
-RECON = (16, 16)
+RECON = (16, 16)  # square: the simulator's crop takes one side
 PE_FIRST, PE_LAST = 2, 21
-
-
-def ifft2c(kspace: np.ndarray) -> np.ndarray:
-    """Centred orthonormal 2-D inverse FFT over the last two axes."""
-    shifted = np.fft.ifftshift(kspace, axes=(-2, -1))
-    return np.fft.fftshift(np.fft.ifft2(shifted, norm="ortho"), axes=(-2, -1))
-
-
-def center_crop(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The central ``size`` window of the last two axes (fastmri's convention for odd offsets)."""
-    top, left = (image.shape[-2] - size[0]) // 2, (image.shape[-1] - size[1]) // 2
-    return image[..., top : top + size[0], left : left + size[1]]
 
 
 def make_kspace(
@@ -41,7 +30,7 @@ def make_kspace(
 
 def rss_target(kspace: np.ndarray, challenge: str) -> np.ndarray:
     """The target fastMRI stores: RSS (or magnitude) of the centre crop of the coil images."""
-    image = np.abs(center_crop(ifft2c(kspace.astype(np.complex128)), RECON))
+    image = np.abs(center_crop(ifft2c(kspace.astype(np.complex128)), RECON[0]))
     if challenge == "multicoil":
         image = np.sqrt((image**2).sum(axis=1))
     return image.astype(np.float32)
