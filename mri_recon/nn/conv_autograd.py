@@ -3,6 +3,11 @@
 The Functions save the input and weight, recompute im2col in the backward (saving the column
 matrix would cost kh * kw times the input's memory per layer) and compute only the gradients
 that ``needs_input_grad`` asks for. The derivation is in :mod:`mri_recon.nn.functional`.
+
+Memory format: the output and the input gradient come back in the format torch's convolutions
+give them, channels-last when the input or the weight is channels-last (torch's own stride test,
+:func:`memory_format`), else contiguous. The products compute into contiguous buffers; one copy
+(which also adds the bias) rearranges them.
 """
 
 from __future__ import annotations
@@ -15,15 +20,48 @@ from mri_recon.nn.conv_matrix import conv_forward, conv_input_grad, conv_weight_
 from mri_recon.nn.conv_shapes import ConvGeometry
 
 
+def _strides_like_channels_last(t: Tensor) -> bool:
+    """Whether torch reads a 4D tensor's strides as channels-last (size-1 ambiguity included).
+
+    The dimensions C, W, H, N must have non-decreasing strides, each at least the span of the
+    previous one; an N111-like tensor whose batch stride equals its channel stride counts as
+    contiguous, as in torch's ``is_channels_last_strides_2d``.
+    """
+    if t.dim() != 4 or t.stride(1) == 0:
+        return False
+    least = 0
+    for d in (1, 3, 2, 0):
+        size, stride = t.shape[d], t.stride(d)
+        if size == 0 or stride < least or (d == 0 and least == t.stride(1)):
+            return False
+        least = stride * size if size > 1 else stride
+    return True
+
+
+def memory_format(x: Tensor, weight: Tensor) -> torch.memory_format:
+    """The memory format torch's convolutions give their output for this input and weight."""
+    channels_last = _strides_like_channels_last(x) or _strides_like_channels_last(weight)
+    return torch.channels_last if channels_last else torch.contiguous_format
+
+
+def _finish(out: Tensor, bias: Tensor | None, fmt: torch.memory_format) -> Tensor:
+    """``out + bias`` (bias per channel, optional) laid out in memory format ``fmt``."""
+    if bias is None:
+        return out.contiguous(memory_format=fmt)
+    if out.is_contiguous(memory_format=fmt):
+        return out.add_(bias.view(1, -1, 1, 1))
+    result = torch.empty(out.shape, dtype=out.dtype, device=out.device, memory_format=fmt)
+    return torch.add(out, bias.view(1, -1, 1, 1), out=result)
+
+
 class Conv2dFunction(Function):
     """y = conv(x, W) + b, with the gradients of :mod:`mri_recon.nn.conv_matrix`."""
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, geom: ConvGeometry) -> Tensor:
         ctx.save_for_backward(x, weight)
-        ctx.geom, ctx.has_bias = geom, bias is not None
-        out = conv_forward(x, weight, geom)
-        return out if bias is None else out.add_(bias.view(1, -1, 1, 1))
+        ctx.geom, ctx.has_bias, ctx.fmt = geom, bias is not None, memory_format(x, weight)
+        return _finish(conv_forward(x, weight, geom), bias, ctx.fmt)
 
     @staticmethod
     def backward(ctx, grad_out: Tensor) -> tuple[Tensor | None, ...]:
@@ -32,6 +70,7 @@ class Conv2dFunction(Function):
             grad_x = grad_w = grad_b = None
             if ctx.needs_input_grad[0]:
                 grad_x = conv_input_grad(grad_out, weight, x.shape[2:], ctx.geom)
+                grad_x = grad_x.contiguous(memory_format=ctx.fmt)
             if ctx.needs_input_grad[1]:
                 grad_w = conv_weight_grad(x, grad_out, weight.shape[2:], ctx.geom)
             if ctx.has_bias and ctx.needs_input_grad[2]:
@@ -52,9 +91,8 @@ class ConvTranspose2dFunction(Function):
         out_hw: tuple[int, int],
     ) -> Tensor:
         ctx.save_for_backward(x, weight)
-        ctx.geom, ctx.has_bias = geom, bias is not None
-        out = conv_input_grad(x, weight, out_hw, geom)
-        return out.contiguous() if bias is None else out + bias.view(1, -1, 1, 1)
+        ctx.geom, ctx.has_bias, ctx.fmt = geom, bias is not None, memory_format(x, weight)
+        return _finish(conv_input_grad(x, weight, out_hw, geom), bias, ctx.fmt)
 
     @staticmethod
     def backward(ctx, grad_out: Tensor) -> tuple[Tensor | None, ...]:
@@ -63,6 +101,7 @@ class ConvTranspose2dFunction(Function):
             grad_x = grad_w = grad_b = None
             if ctx.needs_input_grad[0]:
                 grad_x = conv_forward(grad_out, weight, ctx.geom, x.shape[2:])
+                grad_x = grad_x.contiguous(memory_format=ctx.fmt)
             if ctx.needs_input_grad[1]:
                 grad_w = conv_weight_grad(grad_out, x, weight.shape[2:], ctx.geom)
             if ctx.has_bias and ctx.needs_input_grad[2]:

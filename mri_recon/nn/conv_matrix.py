@@ -191,14 +191,13 @@ def conv_forward(
         )
     w = weight.reshape(g, o // g, cg * kh * kw)
     blocks = row_blocks(out_hw[0], out_hw[1], n * g * w.shape[2] * out_hw[1] * x.element_size())
-    if len(blocks) == 1:
-        return torch.matmul(w, im2col(xp, (kh, kw), out_hw, geom)).view(n, o, *out_hw)
-    out = x.new_empty(n, g, o // g, out_hw[0] * out_hw[1])
-    buffer = x.new_empty(n * g * w.shape[2] * (blocks[0][1] - blocks[0][0]) * out_hw[1])
+    result = x.new_empty(n, o, *out_hw)  # not a view: in-place ops on the output need that
+    out, rows = result.view(n, g, o // g, out_hw[0] * out_hw[1]), blocks[0][1] - blocks[0][0]
+    buffer = x.new_empty(n * g * w.shape[2] * rows * out_hw[1]) if len(blocks) > 1 else None
     for first, stop in blocks:
         cols = im2col(xp, (kh, kw), out_hw, geom, (first, stop), buffer)
-        out[..., first * out_hw[1] : stop * out_hw[1]] = torch.matmul(w, cols)
-    return out.view(n, o, *out_hw)
+        torch.matmul(w, cols, out=out[..., first * out_hw[1] : stop * out_hw[1]])
+    return result
 
 
 def conv_input_grad(
@@ -232,7 +231,8 @@ def conv_input_grad(
     for first, stop in row_blocks(ho, wo, bytes_per_row):
         cols = torch.matmul(w_t, grad[..., first * wo : stop * wo])
         col2im_add(cols, full, (first, stop), (kh, kw), geom)
-    return full[:, :, top : top + input_hw[0], left : left + input_hw[1]]
+    crop = full[:, :, top : top + input_hw[0], left : left + input_hw[1]]
+    return crop if any(geom.padding) else full  # full is not a view: see conv_forward
 
 
 def _flipped_geometry(

@@ -48,6 +48,7 @@ and autograd casts the gradients back to the parameters' dtype.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from mri_recon.nn.conv_autograd import Conv2dFunction, ConvTranspose2dFunction, apply_conv
@@ -78,8 +79,10 @@ def _check_tensors(op: str, x: Tensor, weight: Tensor, bias: Tensor | None, dims
         )
     if weight.dim() != dims + 2:
         raise ValueError(f"{op}: weight must be {dims + 2}D, got shape {tuple(weight.shape)}")
+    # Under autocast the dtypes may differ (a bfloat16 activation, float32 weights): cast later.
+    any_dtype = torch.is_autocast_enabled(x.device.type)
     for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and (t.dtype != x.dtype or t.device != x.device):
+        if t is not None and ((t.dtype != x.dtype and not any_dtype) or t.device != x.device):
             raise ValueError(
                 f"{op}: {name} is {t.dtype} on {t.device} but input is {x.dtype} on {x.device}"
             )
