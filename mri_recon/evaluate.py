@@ -1,0 +1,168 @@
+"""Evaluation of a folder of reconstructions against a folder of fastMRI targets.
+
+``evaluate_folders`` computes NMSE, PSNR and SSIM per volume with fastMRI's definitions and
+crop, skipping (and recording) volumes it cannot evaluate instead of stopping at the first.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from mri_recon.data.fastmri_format import RECONSTRUCTION_KEY, check_challenge, target_key
+from mri_recon.metrics import volume_metrics
+from mri_recon.report import EvaluationReport, format_table, write_report
+
+__all__ = ["EvaluationReport", "evaluate_folders", "format_table", "square_crop", "write_report"]
+
+UNKNOWN_ACQUISITION = "unknown"
+
+
+class VolumeProblem(Exception):
+    """A volume that cannot be evaluated; its message goes into the report's ``problems``."""
+
+
+def square_crop(volume: np.ndarray, side: int) -> np.ndarray:
+    """Centre crop of the last two axes to ``side`` x ``side``, as ``fastmri.evaluate`` does.
+
+    The window starts at ``(n - side) // 2`` on each axis, the index arithmetic of
+    ``fastmri.data.transforms.center_crop``, so the crop matches fastmri's element for element.
+
+    Args:
+        volume: array of shape (..., height, width) with height and width at least ``side``.
+        side: the side of the square window.
+
+    Returns:
+        A view of shape (..., side, side).
+    """
+    height, width = volume.shape[-2:]
+    if not 0 < side <= min(height, width):
+        raise ValueError(f"cannot crop {height}x{width} to {side}x{side}")
+    top = (height - side) // 2
+    left = (width - side) // 2
+    return volume[..., top : top + side, left : left + side]
+
+
+def _acquisition(attrs: h5py.AttributeManager) -> str:
+    value = attrs.get("acquisition", UNKNOWN_ACQUISITION)
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _target_key(target: h5py.File, challenge: str | None) -> str:
+    """The target dataset's key: fixed by ``challenge``, or inferred from the file's keys.
+
+    fastMRI singlecoil files hold both ``reconstruction_esc`` and ``reconstruction_rss``,
+    multicoil files only the RSS, so an ESC dataset means singlecoil.
+    """
+    if challenge is not None:
+        key = target_key(challenge)
+        if key not in target:
+            raise VolumeProblem(f"no {key!r} dataset ({challenge} target)")
+        return key
+    for key in (target_key("singlecoil"), target_key("multicoil")):
+        if key in target:
+            return key
+    raise VolumeProblem(
+        f"neither {target_key('singlecoil')!r} nor {target_key('multicoil')!r} in the file"
+    )
+
+
+def _read_prediction(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise VolumeProblem(f"no prediction file {path}")
+    try:
+        with h5py.File(path, "r") as recons:
+            if RECONSTRUCTION_KEY not in recons:
+                raise VolumeProblem(f"no {RECONSTRUCTION_KEY!r} dataset in {path}")
+            return recons[RECONSTRUCTION_KEY][()]
+    except OSError as err:
+        raise VolumeProblem(f"cannot read prediction {path} ({err})") from err
+
+
+def _evaluate_volume(target: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
+    """Crops target and prediction as ``fastmri.evaluate`` does and computes the metrics."""
+    if target.ndim != 3:
+        raise VolumeProblem(f"target has shape {target.shape}, expected (slices, height, width)")
+    if prediction.ndim != 3 or prediction.shape[0] != target.shape[0]:
+        raise VolumeProblem(
+            f"prediction has shape {prediction.shape}, target {target.shape}: "
+            "expected the same number of slices"
+        )
+    side = target.shape[-1]
+    if target.shape[-2] < side:
+        raise VolumeProblem(
+            f"target is {target.shape[-2]}x{side}: fastMRI's square crop needs height >= width"
+        )
+    target = square_crop(target, side)
+    if min(prediction.shape[-2:]) < side:
+        raise VolumeProblem(
+            f"prediction {prediction.shape[-2]}x{prediction.shape[-1]} is smaller than the "
+            f"target's {side}x{side} crop"
+        )
+    prediction = square_crop(prediction, side)
+    try:
+        return volume_metrics(target, prediction)
+    except ValueError as err:
+        raise VolumeProblem(str(err)) from err
+
+
+def evaluate_folders(
+    target_path: str | Path,
+    predictions_path: str | Path,
+    challenge: str | None = None,
+    acquisition: str | None = None,
+) -> EvaluationReport:
+    """NMSE, PSNR and SSIM of every reconstruction against its fastMRI target.
+
+    Matches ``fastmri.evaluate.evaluate`` (fastmri 0.3.0) number for number where both run:
+    the target is centre-cropped to a square of its own width (``target.shape[-1]``) and the
+    prediction to the same square, with fastmri's crop offsets; the metrics' data range is
+    the cropped target volume's maximum (not the file's ``max`` attribute, which fastMRI's
+    validation uses); the summary's standard deviation is the sample one. Unlike fastmri it
+    reads only ``*.h5`` files, in name order, applies the acquisition filter before opening the
+    prediction, and records volumes it cannot evaluate in ``problems`` instead of stopping.
+
+    Args:
+        target_path: folder of fastMRI HDF5 files holding the targets.
+        predictions_path: folder of HDF5 files of the same names with a ``reconstruction``
+            dataset of shape (slices, height, width).
+        challenge: ``singlecoil`` (target ``reconstruction_esc``) or ``multicoil``
+            (``reconstruction_rss``); ``None`` infers it per file from the keys present.
+        acquisition: evaluate only files whose ``acquisition`` attribute equals this.
+
+    Returns:
+        The report: per-volume metrics, summary per acquisition and overall, and problems
+        (``"<fname>: <what>"``) for volumes skipped.
+    """
+    target_path, predictions_path = Path(target_path), Path(predictions_path)
+    if challenge is not None:
+        check_challenge(challenge)
+    if not target_path.is_dir():
+        raise FileNotFoundError(f"target_path {target_path}: no such folder")
+    if not predictions_path.is_dir():
+        raise FileNotFoundError(f"predictions_path {predictions_path}: no such folder")
+    target_files = sorted(p for p in target_path.glob("*.h5") if p.is_file())
+    if not target_files:
+        raise ValueError(f"target_path {target_path}: no *.h5 files")
+
+    volumes: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for target_file in target_files:
+        fname = target_file.name
+        try:
+            with h5py.File(target_file, "r") as hf:
+                volume_acquisition = _acquisition(hf.attrs)
+                if acquisition is not None and volume_acquisition != acquisition:
+                    continue
+                target = hf[_target_key(hf, challenge)][()]
+            prediction = _read_prediction(predictions_path / fname)
+            metrics = _evaluate_volume(target, prediction)
+        except VolumeProblem as problem:
+            problems.append(f"{fname}: {problem}")
+            continue
+        except OSError as err:
+            problems.append(f"{fname}: cannot read target ({err})")
+            continue
+        volumes.append({"fname": fname, "acquisition": volume_acquisition, **metrics})
+    return EvaluationReport.from_volumes(volumes, problems)

@@ -1,0 +1,231 @@
+"""PNG figures of reconstructions: a slice montage of one volume, and side-by-side comparisons.
+
+Both writers check their input first, then render the whole figure in memory and write it with
+``atomic_path``: a reader never sees a half-written PNG, and a failure leaves no file behind.
+Images are 8-bit greyscale; the layout constants below fix where every tile and panel lies.
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont, features
+
+from mri_recon.data.io import atomic_path
+
+GAP = 4  # black pixels between montage tiles, comparison panels and comparison rows
+TITLE_HEIGHT = 20  # strip above each comparison row that holds its title
+LABEL_HEIGHT = 18  # strip above each comparison panel that holds its label
+MIN_PANEL_WIDTH = 256  # comparison panels are enlarged by a whole factor to at least this width
+FONT_SIZE = 12  # size of PIL's default font (Aileron) when FreeType is available
+PREVIEW_PERCENTILE = 99.5  # the montage's white level, as a percentile of the shown slices
+
+
+@dataclass
+class ComparisonRow:
+    """One row of a comparison figure: a slice, its baseline, its reconstruction and the target.
+
+    Attributes:
+        title: row title, e.g. ``"file_sim0_0030.h5  slice 3  4x"``.
+        zero_filled: (H, W) magnitude image of the zero-filled baseline.
+        reconstruction: (H, W) magnitude image of the model's reconstruction.
+        target: (H, W) magnitude image of the fully sampled reference.
+        labels: the 4 panel labels (zero-filled, reconstruction, target, error); ``None`` gives
+            the plain names. The error label should state the error gain, e.g. ``"|error| x5"``.
+    """
+
+    title: str
+    zero_filled: np.ndarray
+    reconstruction: np.ndarray
+    target: np.ndarray
+    labels: Sequence[str] | None = None
+
+
+def save_preview_png(
+    volume: np.ndarray, path: str | Path, overwrite: bool = False, max_slices: int = 16
+) -> Path:
+    """Saves a near-square montage of evenly spaced slices of a magnitude volume as a PNG.
+
+    Slices are taken at evenly spaced indices from the first to the last, laid out row by row on
+    a grid of ``ceil(sqrt(n))`` columns, ``GAP`` black pixels apart, at their own resolution.
+    One grey scale covers the whole montage: 0 is black and the 99.5th percentile of the shown
+    pixels is white (brighter pixels are clipped; the maximum is used when that percentile is 0).
+
+    Args:
+        volume: (slices, H, W) real magnitude volume.
+        path: the PNG file to write.
+        overwrite: replace an existing file; otherwise ``FileExistsError`` is raised.
+        max_slices: the most slices to show (at least 1).
+
+    Returns:
+        The path written.
+    """
+    vol = _checked_image("volume", volume, "(slices, H, W)")
+    if (
+        isinstance(max_slices, bool)
+        or not isinstance(max_slices, (int, np.integer))
+        or max_slices < 1
+    ):
+        raise ValueError(f"max_slices: must be a positive integer, got {max_slices!r}")
+    count = min(vol.shape[0], max_slices)
+    shown = vol[np.round(np.linspace(0, vol.shape[0] - 1, count)).astype(int)]
+    white = float(np.percentile(shown, PREVIEW_PERCENTILE))
+    if white <= 0:
+        white = float(shown.max())
+    cols = math.ceil(math.sqrt(count))
+    rows = math.ceil(count / cols)
+    height, width = shown.shape[1:]
+    canvas = np.zeros((rows * height + (rows - 1) * GAP, cols * width + (cols - 1) * GAP), np.uint8)
+    for index, image in enumerate(shown):
+        top = (index // cols) * (height + GAP)
+        left = (index % cols) * (width + GAP)
+        canvas[top : top + height, left : left + width] = _grey(image, white)
+    return _write_png(Image.fromarray(canvas), path, overwrite)
+
+
+def save_comparison_png(
+    rows: Sequence[ComparisonRow],
+    path: str | Path,
+    overwrite: bool = False,
+    error_gain: float = 5.0,
+) -> Path:
+    """Saves a figure with one row per slice: zero-filled | reconstruction | target | error.
+
+    Each row has its title in a strip on top, then the 4 panels side by side, each with its label
+    in a strip above it. The first 3 panels share the target's grey scale (0 .. target maximum);
+    the error panel shows ``|reconstruction - target|`` on that scale multiplied by
+    ``error_gain``, so small errors are visible (black where they agree). Images narrower than
+    ``MIN_PANEL_WIDTH`` are enlarged by a whole factor with nearest-neighbour sampling, so labels
+    stay readable and pixels keep their values. Rows of different image sizes are left-aligned.
+
+    Args:
+        rows: the rows, top to bottom (at least one).
+        path: the PNG file to write.
+        overwrite: replace an existing file; otherwise ``FileExistsError`` is raised.
+        error_gain: factor applied to the error map; the default labels state it ("|error| x5").
+
+    Returns:
+        The path written.
+    """
+    if len(rows) == 0:
+        raise ValueError("rows: empty; a comparison figure needs at least one ComparisonRow")
+    if not (math.isfinite(error_gain) and error_gain > 0):
+        raise ValueError(f"error_gain: must be a positive finite number, got {error_gain!r}")
+    checked = [_checked_row(i, row, error_gain) for i, row in enumerate(rows)]
+    font = _font()
+    rendered = [_render_row(*row, error_gain=error_gain, font=font) for row in checked]
+    width = max(image.width for image in rendered)
+    height = sum(image.height for image in rendered) + GAP * (len(rendered) - 1)
+    figure = Image.new("L", (width, height), 0)
+    top = 0
+    for image in rendered:
+        figure.paste(image, (0, top))
+        top += image.height + GAP
+    return _write_png(figure, path, overwrite)
+
+
+def _checked_image(name: str, array: np.ndarray, layout: str) -> np.ndarray:
+    """Returns ``array`` as float64 after checking it is real, finite, non-empty, of ``layout``."""
+    data = np.asarray(array)
+    ndim = layout.count(",") + 1
+    if data.ndim != ndim or data.size == 0:
+        raise ValueError(f"{name}: expected a non-empty {layout} array, got shape {data.shape}")
+    if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
+        raise ValueError(f"{name}: expected real magnitudes, got dtype {data.dtype}")
+    data = data.astype(np.float64)
+    if not np.isfinite(data).all():
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return data
+
+
+def _checked_row(
+    index: int, row: ComparisonRow, error_gain: float
+) -> tuple[str, list[np.ndarray], list[str]]:
+    """Validates one comparison row; returns its title, 4 images (error map last) and labels."""
+    name = f"rows[{index}]"
+    if not isinstance(row, ComparisonRow):
+        raise ValueError(f"{name}: expected a ComparisonRow, got {type(row).__name__}")
+    fields = ("zero_filled", "reconstruction", "target")
+    images = [_checked_image(f"{name}.{field}", getattr(row, field), "(H, W)") for field in fields]
+    for field, image in zip(fields[:2], images[:2]):
+        if image.shape != images[2].shape:
+            raise ValueError(
+                f"{name}: {field} shape {image.shape} != target shape {images[2].shape}"
+            )
+    if row.labels is None:
+        labels = ["zero-filled", "reconstruction", "target", f"|error| x{error_gain:g}"]
+    else:
+        labels = list(row.labels)
+        if len(labels) != 4 or not all(isinstance(label, str) for label in labels):
+            raise ValueError(f"{name}.labels: expected 4 strings, got {row.labels!r}")
+    images.append(np.abs(images[1] - images[2]))
+    return str(row.title), images, labels
+
+
+def _render_row(
+    title: str,
+    images: list[np.ndarray],
+    labels: list[str],
+    error_gain: float,
+    font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
+) -> Image.Image:
+    """Draws one comparison row: title strip, label strips and the 4 enlarged panels."""
+    height, width = images[0].shape
+    scale = max(1, math.ceil(MIN_PANEL_WIDTH / width))
+    panel_w, panel_h = width * scale, height * scale
+    white = float(images[2].max())
+    gains = (1.0, 1.0, 1.0, error_gain)
+    row = Image.new("L", (4 * panel_w + 3 * GAP, TITLE_HEIGHT + LABEL_HEIGHT + panel_h), 0)
+    draw = ImageDraw.Draw(row)
+    _draw_text(draw, title, 0, 0, row.width, TITLE_HEIGHT, font)
+    for column, (image, gain, label) in enumerate(zip(images, gains, labels)):
+        left = column * (panel_w + GAP)
+        _draw_text(draw, label, left, TITLE_HEIGHT, panel_w, LABEL_HEIGHT, font)
+        panel = Image.fromarray(_grey(image * gain, white))
+        panel = panel.resize((panel_w, panel_h), Image.Resampling.NEAREST)
+        row.paste(panel, (left, TITLE_HEIGHT + LABEL_HEIGHT))
+    return row
+
+
+def _grey(image: np.ndarray, white: float) -> np.ndarray:
+    """Maps 0 .. ``white`` to 8-bit grey levels, clipping outside; all black when ``white <= 0``."""
+    if white <= 0:
+        return np.zeros(image.shape, np.uint8)
+    return np.round(np.clip(image / white, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def _font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """PIL's default font: Aileron at ``FONT_SIZE`` with FreeType, else the built-in bitmap font."""
+    if features.check("freetype2"):
+        return ImageFont.load_default(size=FONT_SIZE)
+    return ImageFont.load_default()
+
+
+def _draw_text(
+    draw: ImageDraw.ImageDraw,
+    text: str,
+    left: int,
+    top: int,
+    width: int,
+    height: int,
+    font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
+) -> None:
+    """Writes ``text`` in white, vertically centred in a strip, shortened with "..." to fit."""
+    margin = 3
+    if draw.textlength(text, font=font) > width - 2 * margin:
+        while text and draw.textlength(text + "...", font=font) > width - 2 * margin:
+            text = text[:-1]
+        text += "..."
+    _, glyph_top, _, glyph_bottom = font.getbbox("Ag")
+    y = top + (height - (glyph_bottom - glyph_top)) // 2 - glyph_top
+    draw.text((left + margin, y), text, fill=255, font=font)
+
+
+def _write_png(image: Image.Image, path: str | Path, overwrite: bool) -> Path:
+    """Writes ``image`` as a PNG at ``path`` atomically and returns ``path``."""
+    path = Path(path)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        image.save(tmp, format="PNG")
+    return path
