@@ -1,8 +1,9 @@
 """``FastMriDataModule``: train/val/test loaders over a fastMRI data folder, for Lightning 2.x.
 
-Training draws a fresh random mask per slice; validation and test masks are fixed per volume (seeded
-from the file name), and test files that carry their own mask are used as stored. Under DDP the
-val/test loaders use ``VolumeSampler`` so each volume's slices stay on one process.
+Training draws a fresh random mask per slice, in an order and with masks that depend only on the
+seed and the epoch (so a resumed run sees the same data); validation and test masks are fixed per
+volume (seeded from the file name), and test files that carry their own mask are used as stored.
+Under DDP the val/test loaders use ``VolumeSampler`` so each volume's slices stay on one process.
 """
 
 import os
@@ -14,6 +15,7 @@ import torch
 from lightning_fabric.utilities.seed import pl_worker_init_function
 from torch.utils.data import DataLoader, get_worker_info
 
+from mri_recon.data.epoch_sampler import EpochSeededDataset, EpochShuffleSampler
 from mri_recon.data.fastmri_format import check_challenge, split_dir
 from mri_recon.data.masks import check_mask_arguments, create_mask
 from mri_recon.data.slice_dataset import SliceDataset, check_sample_rates
@@ -151,12 +153,24 @@ class FastMriDataModule(pl.LightningDataModule):
             self.setup(LOADER_STAGE[loader])
         dataset = self.datasets[loader]
         train = loader == "train"
-        sampler = VolumeSampler(dataset) if not train and _distributed() else None
+        sampler = None
+        if _distributed():
+            # Lightning puts its seeded DistributedSampler on the (shuffled) training loader.
+            sampler = None if train else VolumeSampler(dataset)
+        elif train:
+            seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
+            dataset = EpochSeededDataset(dataset, seed)
+            sampler = EpochShuffleSampler(len(dataset), seed)
+            # Lightning builds the first iterator (and workers prefetch from it) before its first
+            # set_epoch call, so start where a resumed run starts: at the epoch Lightning will
+            # pass to set_epoch, the count of epochs processed.
+            if self.trainer is not None:
+                sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
         workers = self.hparams.num_workers
         return DataLoader(
             dataset,
             batch_size=self.hparams.batch_size,
-            shuffle=train,
+            shuffle=train and sampler is None,
             sampler=sampler,
             num_workers=workers,
             worker_init_fn=reseed_worker_mask if train and workers > 0 else None,

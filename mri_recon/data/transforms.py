@@ -63,6 +63,8 @@ class UnetDataTransform:
         mask_func: draws the undersampling mask; ``None`` uses the k-space as stored.
         use_seed: seed the mask from the file name, so every slice of a volume and every
             epoch gets the same mask (validation, test); ``False`` draws fresh masks (training).
+        clamp: clip normalised images and targets to [-clamp, clamp] (fastMRI's 6); ``None``
+            keeps them whole, so ``image * std + mean`` is exactly the zero-filled image.
 
     Shape:
         - kspace: (rows, cols) singlecoil or (coils, rows, cols) multicoil, complex.
@@ -72,11 +74,16 @@ class UnetDataTransform:
     """
 
     def __init__(
-        self, which_challenge: str, mask_func: MaskFunc | None = None, use_seed: bool = True
+        self,
+        which_challenge: str,
+        mask_func: MaskFunc | None = None,
+        use_seed: bool = True,
+        clamp: float | None = CLAMP,
     ) -> None:
         self.which_challenge = check_challenge(which_challenge)
         self.mask_func = mask_func
         self.use_seed = use_seed
+        self.clamp = clamp
 
     def masked_kspace(
         self, kspace: np.ndarray, mask: np.ndarray | None, attrs: dict[str, Any], fname: str
@@ -130,11 +137,13 @@ class UnetDataTransform:
         if self.which_challenge == "multicoil":
             image = fastmri.rss(image)
         image, mean, std = normalize_instance(image, eps=NORMALIZE_EPS)
-        image = image.clamp(-CLAMP, CLAMP)
+        if self.clamp is not None:
+            image = image.clamp(-self.clamp, self.clamp)
         if target is not None:
             target_torch = center_crop(to_tensor(target), size)
             target_torch = normalize(target_torch, mean, std, eps=NORMALIZE_EPS)
-            target_torch = target_torch.clamp(-CLAMP, CLAMP)
+            if self.clamp is not None:
+                target_torch = target_torch.clamp(-self.clamp, self.clamp)
         else:
             target_torch = torch.Tensor([0])
         return UnetSample(

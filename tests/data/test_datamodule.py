@@ -17,6 +17,7 @@ from mri_recon.data import (
     create_mask,
 )
 from mri_recon.data.datamodule import reseed_worker_mask
+from mri_recon.data.epoch_sampler import EpochShuffleSampler
 
 
 @pytest.fixture
@@ -142,7 +143,7 @@ def test_sample_rates_reach_the_datasets(data_path: Path) -> None:
 def test_val_and_test_loaders_use_the_volume_sampler_under_ddp(data_path: Path, tmp_path: Path):
     module = make_module(data_path)
     assert isinstance(module.val_dataloader().sampler, SequentialSampler)
-    assert isinstance(module.train_dataloader().sampler, RandomSampler)
+    assert isinstance(module.train_dataloader().sampler, EpochShuffleSampler)
     init_file = tmp_path / "process_group"
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=0, world_size=1)
     try:

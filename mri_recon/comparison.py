@@ -1,0 +1,118 @@
+"""Model versus zero-filled, per volume and per acceleration: what ``evaluate --checkpoint`` and the
+demo report.
+
+Each row holds one volume at one acceleration, scored with fastMRI's definitions (data range =
+the target volume's maximum, SSIM per slice then averaged) for the zero-filled input and for the
+model's reconstruction.
+"""
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mri_recon.data.io import atomic_path
+from mri_recon.metrics import volume_metrics
+from mri_recon.report import METRICS
+
+METHODS = ("zero_filled", "model")
+METHOD_LABELS = {"zero_filled": "zero-filled", "model": "U-Net"}
+
+
+def compare_volume(
+    fname: str, acquisition: str, acceleration: int, target, zero_filled, reconstruction
+) -> dict[str, Any]:
+    """One row: the volume's metrics for both methods, ``{"fname", ..., "model": {...}}``."""
+    return {
+        "fname": fname,
+        "acquisition": acquisition,
+        "acceleration": int(acceleration),
+        "zero_filled": volume_metrics(target, zero_filled),
+        "model": volume_metrics(target, reconstruction),
+    }
+
+
+@dataclass
+class ComparisonReport:
+    """Rows of ``compare_volume``, the volumes that could not be scored, and the checkpoint used."""
+
+    checkpoint: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, dict[str, dict[str, float]]]:
+        """``{"4x": {"count": n, "zero_filled": {"ssim_mean": ..., "ssim_std": ...}, ...}}``."""
+        result: dict[str, dict] = {}
+        for acceleration in sorted({row["acceleration"] for row in self.rows}):
+            rows = [row for row in self.rows if row["acceleration"] == acceleration]
+            group: dict[str, Any] = {"count": len(rows)}
+            for method in METHODS:
+                stats = {}
+                for metric in METRICS:
+                    values = np.array([row[method][metric] for row in rows], dtype=np.float64)
+                    stats[f"{metric}_mean"] = float(values.mean())
+                    stats[f"{metric}_std"] = float(values.std(ddof=1)) if len(rows) > 1 else 0.0
+                group[method] = stats
+            result[f"{acceleration}x"] = group
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``checkpoint``, ``volumes`` (the rows), ``summary``, ``problems``."""
+        return {
+            "checkpoint": self.checkpoint,
+            "volumes": self.rows,
+            "summary": self.summary(),
+            "problems": self.problems,
+        }
+
+
+def format_comparison(report: ComparisonReport) -> str:
+    """Fixed-width table: per acceleration, mean +- std of each metric for both methods."""
+    header = f"{'acceleration':>12}  {'method':<11}  {'volumes':>7}  " + "  ".join(
+        f"{m.upper():>17}" for m in METRICS
+    )
+    lines = [header, "-" * len(header)]
+    for acceleration, group in report.summary().items():
+        for method in METHODS:
+            stats = group[method]
+            cells = [
+                f"{stats[f'{m}_mean']:.4f} +- {stats[f'{m}_std']:.4f}"
+                if m != "psnr"
+                else f"{stats[f'{m}_mean']:.2f} +- {stats[f'{m}_std']:.2f}"
+                for m in METRICS
+            ]
+            lines.append(
+                f"{acceleration:>12}  {METHOD_LABELS[method]:<11}  {group['count']:>7}  "
+                + "  ".join(f"{c:>17}" for c in cells)
+            )
+    if not report.rows:
+        lines.append("no volumes evaluated")
+    if report.problems:
+        lines += ["", f"skipped {len(report.problems)}:", *(f"  {p}" for p in report.problems)]
+    return "\n".join(lines)
+
+
+def write_comparison(report: ComparisonReport, path: str | Path, overwrite: bool = False) -> Path:
+    """Saves the report as JSON (``to_dict()``) or CSV (one row per volume, acceleration and
+    method), chosen by the suffix, atomically."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".csv"):
+        raise ValueError(f"{path}: report must end in .json or .csv, got {path.suffix!r}")
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            if suffix == ".json":
+                json.dump(report.to_dict(), f, indent=2)
+                f.write("\n")
+            else:
+                columns = ["fname", "acquisition", "acceleration", "method", *METRICS]
+                writer = csv.DictWriter(f, fieldnames=columns)
+                writer.writeheader()
+                for row in report.rows:
+                    for method in METHODS:
+                        fields = {key: row[key] for key in columns[:3]} | {"method": method}
+                        writer.writerow(fields | row[method])
+    return path

@@ -1,0 +1,162 @@
+"""Running a trained network over whole volumes: the core of ``reconstruct`` and ``evaluate``.
+
+Slices are read and pre-processed exactly as validation does (``UnetDataTransform`` with masks
+seeded per file; test files keep their stored mask), the network's output is un-normalised
+(``* std + mean``) and the slices are stacked back into volumes. The zero-filled baseline comes
+along for free: it is the un-normalised, unclipped network input.
+"""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from mri_recon.data.masks import create_mask
+from mri_recon.data.slice_dataset import SliceDataset
+from mri_recon.data.transforms import CLAMP, UnetDataTransform
+
+# fastMRI's pairing of acceleration and centre fraction, used when only accelerations are given.
+STANDARD_CENTER_FRACTIONS = {4: 0.08, 8: 0.04}
+ACCELERATORS = ("auto", "cpu", "gpu")
+
+
+@dataclass
+class MaskSettings:
+    """How fully sampled files are undersampled (files with a stored mask ignore it)."""
+
+    mask_type: str
+    center_fractions: list[float]
+    accelerations: list[int]
+
+
+def resolve_mask(
+    mask_type: str | None,
+    accelerations: Sequence[int] | None,
+    center_fractions: Sequence[float] | None,
+    recorded: dict | None,
+) -> MaskSettings | None:
+    """The mask settings to use: the given ones, else those ``recorded`` in a checkpoint.
+
+    Missing centre fractions for accelerations 4 and 8 follow fastMRI (0.08 and 0.04).
+
+    Returns:
+        The settings, or ``None`` when neither arguments nor a record give any.
+
+    Raises:
+        ValueError: centre fractions are needed but missing, or their count does not match.
+    """
+    recorded = recorded or {}
+    if accelerations is None:
+        if mask_type is None and center_fractions is None and not recorded:
+            return None
+        accelerations = recorded.get("accelerations")
+        center_fractions = center_fractions or recorded.get("center_fractions")
+        if accelerations is None:
+            raise ValueError("accelerations: needed with --mask-type/--center-fractions")
+    if center_fractions is None:
+        missing = [a for a in accelerations if a not in STANDARD_CENTER_FRACTIONS]
+        if missing:
+            raise ValueError(
+                f"center-fractions: needed for accelerations {missing} (fastMRI's defaults cover "
+                f"only {sorted(STANDARD_CENTER_FRACTIONS)})"
+            )
+        center_fractions = [STANDARD_CENTER_FRACTIONS[a] for a in accelerations]
+    if len(center_fractions) != len(accelerations):
+        raise ValueError(
+            f"center-fractions: {len(center_fractions)} given "
+            f"for {len(accelerations)} accelerations"
+        )
+    return MaskSettings(
+        mask_type=mask_type or recorded.get("mask_type", "random"),
+        center_fractions=[float(f) for f in center_fractions],
+        accelerations=[int(a) for a in accelerations],
+    )
+
+
+def select_device(accelerator: str) -> torch.device:
+    """``cpu``, ``gpu`` (CUDA, required) or ``auto`` (CUDA when available)."""
+    if accelerator not in ACCELERATORS:
+        raise ValueError(f"accelerator must be one of {ACCELERATORS}, got {accelerator!r}")
+    if accelerator == "gpu" and not torch.cuda.is_available():
+        raise ValueError("accelerator: gpu requested but no CUDA device is available")
+    use_gpu = accelerator != "cpu" and torch.cuda.is_available()
+    return torch.device("cuda" if use_gpu else "cpu")
+
+
+def volume_dataset(
+    data_path: str | Path, challenge: str, mask: MaskSettings | None, files: set[str] | None = None
+) -> SliceDataset:
+    """The slices of ``data_path`` (only ``files``, by name, when given), pre-processed for
+    inference: seeded masks, no clipping (the network's input is clipped separately)."""
+    mask_func = None
+    if mask is not None:
+        mask_func = create_mask(mask.mask_type, mask.center_fractions, mask.accelerations)
+    transform = UnetDataTransform(challenge, mask_func=mask_func, use_seed=True, clamp=None)
+    dataset = SliceDataset(data_path, challenge, transform=transform, use_dataset_cache=False)
+    if files is not None:
+        dataset.raw_samples = [s for s in dataset.raw_samples if s.fname.name in files]
+    return dataset
+
+
+@dataclass
+class VolumeResult:
+    """One volume's reconstruction and zero-filled image, (slices, H, W) float32, in slice order."""
+
+    fname: str
+    reconstruction: np.ndarray
+    zero_filled: np.ndarray
+
+
+def _stack(slices: dict[int, np.ndarray]) -> np.ndarray:
+    return np.stack([slices[i] for i in sorted(slices)]).astype(np.float32)
+
+
+def reconstruct_volumes(
+    net: nn.Module | None,
+    dataset: SliceDataset,
+    device: torch.device,
+    batch_size: int = 8,
+    num_workers: int = 0,
+    progress: bool = True,
+) -> Iterator[VolumeResult]:
+    """Yields each volume of ``dataset`` as soon as its last slice is done.
+
+    Args:
+        net: the trained network (eval mode is set here); ``None`` gives zero-filled only
+            (``reconstruction`` is then the zero-filled image too).
+        dataset: from ``volume_dataset``; slices of a volume are consecutive.
+        device: where the network runs.
+        batch_size: slices per forward pass.
+        num_workers: DataLoader worker processes reading and transforming slices.
+        progress: show a progress bar over slices.
+    """
+    if net is not None:
+        net = net.to(device).eval()
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    volumes: dict[str, tuple[dict[int, np.ndarray], dict[int, np.ndarray]]] = {}
+    counts: dict[str, int] = {}
+    for sample in dataset.raw_samples:
+        counts[sample.fname.name] = counts.get(sample.fname.name, 0) + 1
+    with tqdm(total=len(dataset), unit="slice", disable=not progress) as bar:
+        for batch in loader:
+            mean, std = batch.mean[:, None, None], batch.std[:, None, None]
+            zero_filled = batch.image * std + mean
+            output = zero_filled
+            if net is not None:
+                with torch.inference_mode():
+                    image = batch.image.clamp(-CLAMP, CLAMP).unsqueeze(1).to(device)
+                    output = net(image).squeeze(1).float().cpu() * std + mean
+            for i, fname in enumerate(batch.fname):
+                recon, zf = volumes.setdefault(fname, ({}, {}))
+                recon[int(batch.slice_num[i])] = output[i].numpy()
+                zf[int(batch.slice_num[i])] = zero_filled[i].numpy()
+                if len(recon) == counts[fname]:
+                    bar.set_postfix_str(fname)
+                    del volumes[fname]
+                    yield VolumeResult(fname, _stack(recon), _stack(zf))
+            bar.update(len(batch.fname))

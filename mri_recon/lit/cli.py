@@ -1,0 +1,62 @@
+"""``mri-recon fit|validate|test``: Lightning's CLI over ``ReconModule`` and ``FastMriDataModule``.
+
+Every default lives in a constructor signature (the modules', the Trainer's, ModelCheckpoint's);
+configs in ``configs/`` set what a recipe changes. The checkpoint callback is part of the parser
+(``--checkpoint.*``), preset to keep the best model by ``val/ssim`` and ``last.ckpt`` in
+``<default_root_dir>/checkpoints``.
+"""
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+
+from mri_recon.data.datamodule import FastMriDataModule
+from mri_recon.lit.module import ReconModule
+
+CHECKPOINT_DEFAULTS = {
+    "checkpoint.monitor": "val/ssim",
+    "checkpoint.mode": "max",
+    "checkpoint.save_last": True,
+    "checkpoint.filename": "epoch{epoch:03d}-ssim{val/ssim:.4f}",
+    "checkpoint.auto_insert_metric_name": False,
+}
+
+
+class ReconCLI(LightningCLI):
+    """LightningCLI with the best-``val/ssim`` checkpoint callback and no ``predict``."""
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        return {
+            name: keys
+            for name, keys in LightningCLI.subcommands().items()
+            if name in ("fit", "validate", "test")
+        }
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(CHECKPOINT_DEFAULTS)
+
+    def before_instantiate_classes(self) -> None:
+        """Checkpoints go to ``<default_root_dir>/checkpoints`` unless ``--checkpoint.dirpath``
+        says otherwise: one folder per run directory, so ``--ckpt_path last`` finds the last
+        checkpoint of the previous run (Lightning's default moves to a new logger version)."""
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        if config.checkpoint.dirpath is None:
+            root = config.trainer.default_root_dir or os.getcwd()
+            config.checkpoint.dirpath = os.path.join(root, "checkpoints")
+
+
+def cli_main(args: Sequence[str] | None = None, **kwargs: Any) -> ReconCLI:
+    """Runs ``fit``/``validate``/``test`` as given by ``args`` (``sys.argv`` when ``None``)."""
+    return ReconCLI(
+        ReconModule,
+        FastMriDataModule,
+        args=list(args) if args is not None else None,
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={"prog": "mri-recon"},
+        **kwargs,
+    )

@@ -1,0 +1,144 @@
+"""``ReconModule``: trains and validates an image-domain reconstruction network (the U-Net).
+
+One ``_common_step`` serves training, validation and test. Validation and test un-normalise the
+network's output (``* std + mean``), collect slices per volume and report fastMRI's per-volume
+NMSE / PSNR / SSIM averaged over volumes (``VolumeMetrics``). Checkpoints carry an ``mri_recon``
+section (network and data settings) so that a checkpoint alone is enough to reconstruct.
+"""
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch.nn.functional as F
+from fastmri.losses import SSIMLoss
+from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
+from pytorch_lightning.utilities import rank_zero_warn
+from torch import Tensor, nn
+
+from mri_recon.data.transforms import UnetSample
+from mri_recon.lit.checkpoint import checkpoint_section
+from mri_recon.lit.image_logging import log_images
+from mri_recon.lit.volume_metrics import VolumeMetrics
+from mri_recon.models import Unet
+from mri_recon.optim import Adam
+
+LOSSES = ("l1", "ssim")
+
+
+class ReconModule(pl.LightningModule):
+    """Reconstruction of zero-filled magnitude images with an image-to-image network.
+
+    Args:
+        net: the network, (batch, 1, H, W) -> (batch, 1, H, W); ``None`` builds fastMRI's
+            U-Net, ``Unet(in_chans=1, out_chans=1)``.
+        loss: ``l1`` on normalised images (fastMRI's U-Net loss) or ``ssim`` (1 - SSIM of the
+            un-normalised images, data range = the volume's maximum).
+        optimizer: builds the optimizer from the parameters; any ``mri_recon.optim`` or
+            ``torch.optim`` class (default: this project's ``Adam``, lr 1e-3).
+        lr_scheduler: builds a learning-rate scheduler from the optimizer (stepped per epoch),
+            e.g. ``StepLR`` or ``CosineAnnealingLR``; ``None`` keeps the rate constant.
+        num_log_images: validation slices whose target, reconstruction and error are logged per
+            validation run (TensorBoard).
+    """
+
+    def __init__(
+        self,
+        net: nn.Module | None = None,
+        loss: str = "l1",
+        optimizer: OptimizerCallable = Adam,
+        lr_scheduler: LRSchedulerCallable | None = None,
+        num_log_images: int = 4,
+    ) -> None:
+        super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if num_log_images < 0:
+            raise ValueError(f"num_log_images must be >= 0, got {num_log_images}")
+        self.save_hyperparameters(ignore=["net", "optimizer", "lr_scheduler"])
+        self.net = net if net is not None else Unet(in_chans=1, out_chans=1)
+        self.ssim_loss = SSIMLoss() if loss == "ssim" else None
+        self.optimizer_factory = optimizer
+        self.lr_scheduler_factory = lr_scheduler
+        self.metrics = VolumeMetrics()
+        self.image_batches: set[int] = set()
+
+    def forward(self, image: Tensor) -> Tensor:
+        """Reconstructs normalised images, (batch, H, W) -> (batch, H, W)."""
+        return self.net(image.unsqueeze(1)).squeeze(1)
+
+    def _loss(self, output: Tensor, batch: UnetSample) -> Tensor:
+        if self.ssim_loss is None:
+            return F.l1_loss(output, batch.target)
+        mean, std = batch.mean[:, None, None], batch.std[:, None, None]
+        data_range = batch.max_value.to(output)
+        return self.ssim_loss(
+            (output * std + mean).unsqueeze(1), (batch.target * std + mean).unsqueeze(1), data_range
+        )
+
+    def _common_step(self, batch: UnetSample, stage: str) -> tuple[Tensor, Tensor]:
+        output = self(batch.image).float()  # the loss and metrics run in float32 under autocast
+        loss = self._loss(output, batch)
+        on_step = stage == "train"
+        self.log(
+            f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True,
+            sync_dist=not on_step, batch_size=output.shape[0],
+        )  # fmt: skip
+        return loss, output
+
+    def training_step(self, batch: UnetSample, batch_idx: int) -> Tensor:
+        return self._common_step(batch, "train")[0]
+
+    def _evaluation_step(self, batch: UnetSample, batch_idx: int, stage: str) -> None:
+        if batch.target.dim() < 3:  # files without targets (the test split): nothing to score
+            return
+        _, output = self._common_step(batch, stage)
+        mean, std = batch.mean[:, None, None], batch.std[:, None, None]
+        output, target = output * std + mean, batch.target * std + mean
+        self.metrics.update(batch.fname, batch.slice_num, output, target, batch.max_value)
+        if stage == "val" and batch_idx in self.image_batches:
+            tag, step = f"val_images/{batch_idx}", self.global_step
+            log_images(self.loggers, tag, output[0], target[0], step)
+
+    def _evaluation_epoch_end(self, stage: str) -> None:
+        results = self.metrics.compute()
+        self.metrics.reset()
+        if not results:
+            rank_zero_warn(
+                f"{stage}: no slice had a target, so no metrics were computed (test files hold "
+                "none: use `mri-recon reconstruct` and `mri-recon evaluate` against the truth)"
+            )
+            return
+        volumes = results.pop("volumes")
+        self.log_dict({f"{stage}/{k}": value for k, value in results.items()}, sync_dist=False)
+        self.log(f"{stage}/volumes", volumes, sync_dist=False)
+
+    def on_validation_epoch_start(self) -> None:
+        self.metrics.reset()
+        batches = self.trainer.num_val_batches[0] if self.trainer.num_val_batches else 0
+        count = min(self.hparams.num_log_images, int(batches))
+        self.image_batches = {int(i * batches / count) for i in range(count)} if count else set()
+
+    def validation_step(self, batch: UnetSample, batch_idx: int) -> None:
+        self._evaluation_step(batch, batch_idx, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        self._evaluation_epoch_end("val")
+
+    def on_test_epoch_start(self) -> None:
+        self.metrics.reset()
+
+    def test_step(self, batch: UnetSample, batch_idx: int) -> None:
+        self._evaluation_step(batch, batch_idx, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self._evaluation_epoch_end("test")
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.lr_scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": self.lr_scheduler_factory(optimizer)}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        checkpoint.update(checkpoint_section(self.net, getattr(datamodule, "hparams", None)))

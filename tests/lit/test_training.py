@@ -1,0 +1,140 @@
+"""Training through the real CLI: learning, resuming, precision, memory format, optimizers."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mri_recon.inference import reconstruct_volumes, volume_dataset
+from mri_recon.lit import load_checkpoint
+from mri_recon.metrics import ssim
+from mri_recon.optim import Adam
+from tests.lit.conftest import fit_args, run_cli
+
+# The demo recipe, shrunk: a small U-Net, one process, no workers.
+SMALL = ("--model.net.init_args.chans", "8", "--trainer.deterministic", "true")
+
+
+def zero_filled_val_ssim(data: Path) -> float:
+    """Mean over validation volumes of the zero-filled input's SSIM (the demo's masks)."""
+    from mri_recon.inference import MaskSettings
+
+    mask = MaskSettings("random", [0.08, 0.04], [4, 8])
+    dataset = volume_dataset(data / "multicoil_val", "multicoil", mask)
+    scores = []
+    for volume in reconstruct_volumes(None, dataset, torch.device("cpu"), progress=False):
+        target = np.stack(
+            [
+                dataset[i].target.numpy()
+                for i in range(len(dataset))
+                if dataset.raw_samples[i].fname.name == volume.fname
+            ]
+        )
+        scores.append(ssim(target, volume.zero_filled))
+    return float(np.mean(scores))
+
+
+@pytest.mark.slow
+def test_training_lowers_the_loss_and_beats_zero_filled(tmp_path: Path, small_multicoil: Path):
+    first = run_cli(
+        *fit_args(
+            "demo",
+            small_multicoil,
+            tmp_path / "one",
+            *SMALL,
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.limit_train_batches",
+            "1",
+        )
+    )
+    cli = run_cli(*fit_args("demo", small_multicoil, tmp_path / "many", *SMALL,
+                            "--trainer.max_epochs", "8"))  # fmt: skip
+    before, after = first.trainer.callback_metrics, cli.trainer.callback_metrics
+    assert after["val/loss"] < before["val/loss"]
+    assert after["val/ssim"] > zero_filled_val_ssim(small_multicoil)
+
+
+def last_state(root: Path) -> dict:
+    (last,) = root.rglob("last.ckpt")
+    return torch.load(last, map_location="cpu", weights_only=True)
+
+
+def test_resume_continues_the_run(tmp_path: Path, small_multicoil: Path):
+    """2 epochs straight equal 1 epoch, stop, resume from last.ckpt, 1 more epoch."""
+    common = (*SMALL, "--model.net.init_args.chans", "4", "--data.batch_size", "4",
+              "--data.num_workers", "2")  # fmt: skip
+    run_cli(*fit_args("demo", small_multicoil, tmp_path / "straight", *common,
+                      "--trainer.max_epochs", "2"))  # fmt: skip
+    split = tmp_path / "split"
+    run_cli(*fit_args("demo", small_multicoil, split, *common, "--trainer.max_epochs", "1"))
+    resumed = run_cli(*fit_args("demo", small_multicoil, split, *common,
+                                "--trainer.max_epochs", "2", "--ckpt_path", "last"))  # fmt: skip
+    straight, split_state = last_state(tmp_path / "straight"), last_state(split)
+    steps_per_epoch = len(resumed.trainer.train_dataloader)
+    assert straight["global_step"] == split_state["global_step"] == 2 * steps_per_epoch
+    for key, value in straight["state_dict"].items():
+        torch.testing.assert_close(split_state["state_dict"][key], value, rtol=1e-5, atol=1e-6)
+    exp_avg = straight["optimizer_states"][0]["state"][0]["exp_avg"]
+    torch.testing.assert_close(
+        split_state["optimizer_states"][0]["state"][0]["exp_avg"], exp_avg, rtol=1e-5, atol=1e-7
+    )
+    assert straight["lr_schedulers"] == split_state["lr_schedulers"]
+
+
+def test_checkpoint_is_self_describing(tmp_path: Path, small_multicoil: Path):
+    cli = run_cli(*fit_args("demo", small_multicoil, tmp_path, *SMALL, "--trainer.max_epochs", "1",
+                            "--checkpoint.dirpath", str(tmp_path / "ckpt")))  # fmt: skip
+    loaded = load_checkpoint(tmp_path / "ckpt" / "last.ckpt")
+    assert loaded.data == {
+        "challenge": "multicoil",
+        "mask_type": "random",
+        "center_fractions": [0.08, 0.04],
+        "accelerations": [4, 8],
+    }
+    assert loaded.net.chans == 8 and not loaded.net.training
+    image = torch.randn(2, 1, 32, 32)
+    cli.model.net.eval()
+    torch.testing.assert_close(loaded.net(image), cli.model.net(image))
+    best = [p for p in (tmp_path / "ckpt").iterdir() if p.name != "last.ckpt"]
+    assert len(best) == 1 and best[0].name.startswith("epoch000-ssim")
+
+
+def test_bf16_mixed_and_channels_last_train_without_nan(tmp_path: Path, small_multicoil: Path):
+    cli = run_cli(*fit_args("demo", small_multicoil, tmp_path, *SMALL,
+                            "--trainer.precision", "bf16-mixed", "--trainer.max_steps", "3",
+                            "--model.net.init_args.channels_last", "true",
+                            "--trainer.limit_val_batches", "2"))  # fmt: skip
+    assert cli.trainer.global_step == 3
+    for name in ("train/loss", "val/loss", "val/ssim"):
+        assert torch.isfinite(cli.trainer.callback_metrics[name]), name
+    assert all(torch.isfinite(p).all() for p in cli.model.parameters())
+    weight = cli.model.net.down_sample_layers[0].layers[0].weight
+    assert weight.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "scheduler", "expected"),
+    [
+        ("torch.optim.SGD", "torch.optim.lr_scheduler.CosineAnnealingLR", torch.optim.SGD),
+        ("mri_recon.optim.RMSprop", "torch.optim.lr_scheduler.StepLR", "RMSprop"),
+    ],
+)
+def test_optimizer_and_scheduler_come_from_the_command_line(
+    optimizer: str, scheduler: str, expected, tmp_path: Path, small_multicoil: Path
+):
+    schedule = "--model.lr_scheduler.T_max=3" if "Cosine" in scheduler else (
+        "--model.lr_scheduler.step_size=1")  # fmt: skip
+    cli = run_cli(*fit_args("demo", small_multicoil, tmp_path, *SMALL,
+                            "--trainer.fast_dev_run", "true",
+                            "--model.optimizer", optimizer, "--model.optimizer.lr", "0.01",
+                            "--model.lr_scheduler", scheduler, schedule))  # fmt: skip
+    used = cli.trainer.optimizers[0]
+    if isinstance(expected, str):
+        assert type(used).__module__.startswith("mri_recon.optim")
+        assert type(used).__name__ == expected
+    else:
+        assert type(used) is expected
+    assert not isinstance(used, Adam) and used.defaults["lr"] == 0.01
+    assert type(cli.trainer.lr_scheduler_configs[0].scheduler).__name__ == scheduler.split(".")[-1]
