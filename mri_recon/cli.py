@@ -22,13 +22,9 @@ LIGHTNING_COMMANDS = {
 
 
 def _demo(args: argparse.Namespace) -> int:
-    # The demo is the one command that may call data_prep (see DESIGN.md).
-    from data_prep.demo import build_demo_dataset
+    from mri_recon.demo import run_demo, summary_text
 
-    data_dir = args.output_dir / "data"
-    print(f"mri-recon demo: building the demo dataset in {data_dir}", flush=True)
-    summary = build_demo_dataset(data_dir, overwrite=args.overwrite)
-    print(summary)
+    print(summary_text(run_demo(args.output_dir, overwrite=args.overwrite)))
     return 0
 
 

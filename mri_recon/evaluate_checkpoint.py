@@ -38,8 +38,8 @@ def save_volume_figure(
 
     middle = target.shape[0] // 2
     labels = [
-        f"zero-filled  SSIM {row['zero_filled']['ssim']:.3f}",
-        f"U-Net  SSIM {row['model']['ssim']:.3f}",
+        f"zero-filled  volume SSIM {row['zero_filled']['ssim']:.3f}",
+        f"U-Net  volume SSIM {row['model']['ssim']:.3f}",
         "target",
         "|error| x5",
     ]
@@ -82,7 +82,7 @@ def evaluate_checkpoint(
     data_path = Path(data_path)
     files = list_volume_files(data_path)
     if figures is not None:
-        check_output_folder(Path(figures), data_path)
+        check_output_folder(Path(figures), data_path, "figures")
     loaded = load_checkpoint(checkpoint)
     challenge = loaded.data["challenge"] if loaded.data else data_challenge(files)
     if data_challenge(files) != challenge:

@@ -4,8 +4,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from mri_recon.cli import main
 
 CLI = [sys.executable, "-m", "mri_recon.cli"]
@@ -13,27 +11,6 @@ CLI = [sys.executable, "-m", "mri_recon.cli"]
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
-
-
-@pytest.mark.slow
-def test_demo_builds_then_reuses_the_demo_dataset(tmp_path: Path) -> None:
-    first = run("demo", "--output-dir", "out", cwd=tmp_path)
-    assert first.returncode == 0, first.stderr
-    assert "built the demo dataset" in first.stdout
-    data = tmp_path / "out" / "data"
-    counts = {d.name: len(list(d.glob("*.h5"))) for d in data.iterdir() if d.is_dir()}
-    assert counts == {
-        "multicoil_train": 24,
-        "multicoil_val": 6,
-        "multicoil_test": 6,
-        "multicoil_test_truth": 6,
-    }
-    # Nothing is written outside the output folder.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
-
-    second = run("demo", "--output-dir", "out", cwd=tmp_path)
-    assert second.returncode == 0, second.stderr
-    assert "already complete" in second.stdout
 
 
 def test_demo_into_a_file_is_a_one_line_error(tmp_path: Path, capsys) -> None:
@@ -50,3 +27,25 @@ def test_unknown_command_exits_with_usage(tmp_path: Path) -> None:
     result = run("no-such-command", cwd=tmp_path)
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_help_lists_every_command(tmp_path: Path) -> None:
+    result = run("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("fit", "validate", "test", "reconstruct", "evaluate", "demo"):
+        assert command in result.stdout
+
+
+def test_fit_help_comes_from_lightning_cli(tmp_path: Path) -> None:
+    result = run("fit", "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for option in ("--model.net", "--model.optimizer", "--data.data_path", "--checkpoint.monitor"):
+        assert option in result.stdout
+
+
+def test_fit_without_a_data_path_names_it(tmp_path: Path) -> None:
+    config = Path(__file__).resolve().parents[1] / "configs" / "unet_knee_singlecoil.yaml"
+    result = run("fit", "--config", str(config), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "data_path" in result.stderr
+    assert not any(tmp_path.iterdir())  # nothing written
