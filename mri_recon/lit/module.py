@@ -9,6 +9,7 @@ section (network and data settings) so that a checkpoint alone is enough to reco
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 import torch.nn.functional as F
 from fastmri.losses import SSIMLoss
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
@@ -19,7 +20,7 @@ from mri_recon.data.transforms import UnetSample
 from mri_recon.lit.checkpoint import checkpoint_section
 from mri_recon.lit.image_logging import log_images
 from mri_recon.lit.volume_metrics import VolumeMetrics
-from mri_recon.models import Unet
+from mri_recon.models import Unet, load_fastmri_state_dict
 from mri_recon.optim import Adam
 
 LOSSES = ("l1", "ssim")
@@ -39,6 +40,9 @@ class ReconModule(pl.LightningModule):
             e.g. ``StepLR`` or ``CosineAnnealingLR``; ``None`` keeps the rate constant.
         num_log_images: validation slices whose target, reconstruction and error are logged per
             validation run (TensorBoard).
+        pretrained: a ``fastmri.models.Unet`` state dict file (fastMRI's published U-Net weights
+            or a fastMRI Lightning checkpoint) loaded into ``net`` before training; see
+            ``mri_recon.models.fastmri_weights`` for the mapping.
     """
 
     def __init__(
@@ -48,6 +52,7 @@ class ReconModule(pl.LightningModule):
         optimizer: OptimizerCallable = Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
         num_log_images: int = 4,
+        pretrained: str | None = None,
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
@@ -56,6 +61,9 @@ class ReconModule(pl.LightningModule):
             raise ValueError(f"num_log_images must be >= 0, got {num_log_images}")
         self.save_hyperparameters(ignore=["net", "optimizer", "lr_scheduler"])
         self.net = net if net is not None else Unet(in_chans=1, out_chans=1)
+        if pretrained is not None:
+            state = torch.load(pretrained, map_location="cpu", weights_only=True)
+            load_fastmri_state_dict(self.net, state)
         self.ssim_loss = SSIMLoss() if loss == "ssim" else None
         self.optimizer_factory = optimizer
         self.lr_scheduler_factory = lr_scheduler
@@ -76,8 +84,9 @@ class ReconModule(pl.LightningModule):
         )
 
     def _common_step(self, batch: UnetSample, stage: str) -> tuple[Tensor, Tensor]:
-        output = self(batch.image).float()  # the loss and metrics run in float32 under autocast
-        loss = self._loss(output, batch)
+        output = self(batch.image).float()
+        with torch.autocast(self.device.type, enabled=False):  # loss and metrics in float32
+            loss = self._loss(output, batch)
         on_step = stage == "train"
         self.log(
             f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True,

@@ -2,12 +2,14 @@
 
 from pathlib import Path
 
+import fastmri.models
 import numpy as np
 import pytest
 import torch
 
 from mri_recon.inference import reconstruct_volumes, volume_dataset
 from mri_recon.lit import load_checkpoint
+from mri_recon.lit.cli import cli_main
 from mri_recon.metrics import ssim
 from mri_recon.optim import Adam
 from tests.lit.conftest import fit_args, run_cli
@@ -138,3 +140,26 @@ def test_optimizer_and_scheduler_come_from_the_command_line(
         assert type(used) is expected
     assert not isinstance(used, Adam) and used.defaults["lr"] == 0.01
     assert type(cli.trainer.lr_scheduler_configs[0].scheduler).__name__ == scheduler.split(".")[-1]
+
+
+def test_ssim_loss_trains(tmp_path: Path, small_multicoil: Path):
+    cli = run_cli(
+        *fit_args(
+            "demo", small_multicoil, tmp_path, *SMALL, "--model.loss", "ssim",
+            "--trainer.max_steps", "2", "--trainer.limit_val_batches", "1",
+        )
+    )  # fmt: skip
+    loss = cli.trainer.callback_metrics["train/loss"]
+    assert torch.isfinite(loss) and 0 < loss < 1  # 1 - SSIM
+
+
+def test_training_can_start_from_fastmri_weights(tmp_path: Path, small_multicoil: Path):
+    reference = fastmri.models.Unet(1, 1, chans=8, num_pool_layers=4)
+    weights = tmp_path / "fastmri_unet.pt"
+    torch.save(reference.state_dict(), weights)
+    cli = cli_main(
+        fit_args("demo", small_multicoil, tmp_path, *SMALL, "--model.pretrained", str(weights))[1:],
+        run=False,
+    )
+    image = torch.randn(1, 1, 32, 32)
+    torch.testing.assert_close(cli.model.net.eval()(image), reference.eval()(image))
