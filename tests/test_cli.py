@@ -49,3 +49,12 @@ def test_fit_without_a_data_path_names_it(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "data_path" in result.stderr
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_fit_on_a_missing_folder_is_a_one_line_error(tmp_path: Path) -> None:
+    config = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+    result = run("fit", "--config", str(config), "--data.data_path", "missing", cwd=tmp_path)
+    assert result.returncode == 2
+    error = "mri-recon fit: error: data_path: missing is not a folder"
+    assert result.stderr.strip().splitlines()[-1] == error  # after Lightning's "Seed set to 42"
+    assert not any(tmp_path.iterdir())

@@ -99,6 +99,8 @@ class FastMriDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         data_path = str(data_path)  # recorded as text: checkpoints stay loadable with weights_only
+        if not Path(data_path).is_dir():
+            raise FileNotFoundError(f"data_path: {data_path} is not a folder")
         check_challenge(challenge)
         check_mask_arguments(mask_type, center_fractions, accelerations)
         if batch_size < 1:
