@@ -6,17 +6,14 @@ the target volume's maximum, SSIM per slice then averaged) for the zero-filled i
 model's reconstruction.
 """
 
-import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mri_recon.data.io import atomic_path
 from mri_recon.metrics import volume_metrics
-from mri_recon.report import METRICS
+from mri_recon.report import METRICS, save_json_or_csv
 
 METHODS = ("zero_filled", "model")
 METHOD_LABELS = {"zero_filled": "zero-filled", "model": "U-Net"}
@@ -98,21 +95,10 @@ def format_comparison(report: ComparisonReport) -> str:
 def write_comparison(report: ComparisonReport, path: str | Path, overwrite: bool = False) -> Path:
     """Saves the report as JSON (``to_dict()``) or CSV (one row per volume, acceleration and
     method), chosen by the suffix, atomically."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".json", ".csv"):
-        raise ValueError(f"{path}: report must end in .json or .csv, got {path.suffix!r}")
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            if suffix == ".json":
-                json.dump(report.to_dict(), f, indent=2)
-                f.write("\n")
-            else:
-                columns = ["fname", "acquisition", "acceleration", "method", *METRICS]
-                writer = csv.DictWriter(f, fieldnames=columns)
-                writer.writeheader()
-                for row in report.rows:
-                    for method in METHODS:
-                        fields = {key: row[key] for key in columns[:3]} | {"method": method}
-                        writer.writerow(fields | row[method])
-    return path
+    columns = ["fname", "acquisition", "acceleration", "method", *METRICS]
+    rows = [
+        {key: row[key] for key in columns[:3]} | {"method": method} | row[method]
+        for row in report.rows
+        for method in METHODS
+    ]
+    return save_json_or_csv(path, report.to_dict(), columns, rows, overwrite)

@@ -7,6 +7,7 @@
 import csv
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,22 @@ def write_report(report: EvaluationReport, path: str | Path, overwrite: bool = F
     Returns:
         ``path`` as a ``Path``.
     """
+    return save_json_or_csv(path, report.to_dict(), CSV_COLUMNS, _csv_rows(report), overwrite)
+
+
+def save_json_or_csv(
+    path: str | Path,
+    data: dict[str, Any],
+    columns: Sequence[str],
+    rows: list[dict[str, Any]],
+    overwrite: bool = False,
+) -> Path:
+    """Writes ``data`` as JSON or ``rows`` as CSV (by ``path``'s suffix), atomically.
+
+    Raises:
+        ValueError: the suffix is neither ``.json`` nor ``.csv``.
+        FileExistsError: ``path`` exists and ``overwrite`` is false.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".json", ".csv"):
@@ -166,10 +183,10 @@ def write_report(report: EvaluationReport, path: str | Path, overwrite: bool = F
     with atomic_path(path, overwrite=overwrite) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             if suffix == ".json":
-                json.dump(report.to_dict(), f, indent=2)
+                json.dump(data, f, indent=2)
                 f.write("\n")
             else:
-                writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS, restval="")
+                writer = csv.DictWriter(f, fieldnames=list(columns), restval="")
                 writer.writeheader()
-                writer.writerows(_csv_rows(report))
+                writer.writerows(rows)
     return path
