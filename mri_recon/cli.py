@@ -51,11 +51,16 @@ def _reconstruct(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from mri_recon.report import check_report_path
+
     folders = args.target_path is not None or args.predictions_path is not None
     if folders == (args.checkpoint is not None):
         raise ValueError(
             "give either --target-path and --predictions-path, or --checkpoint and --data-path"
         )
+    if args.output is not None:
+        inputs = (args.target_path, args.predictions_path, args.data_path)
+        check_report_path(args.output, args.overwrite, inputs)
     if folders:
         from mri_recon.evaluate import evaluate_folders, format_table, write_report
 

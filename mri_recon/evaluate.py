@@ -139,12 +139,12 @@ def evaluate_folders(
     if challenge is not None:
         check_challenge(challenge)
     if not target_path.is_dir():
-        raise FileNotFoundError(f"target_path {target_path}: no such folder")
+        raise FileNotFoundError(f"target-path: {target_path}: no such folder")
     if not predictions_path.is_dir():
-        raise FileNotFoundError(f"predictions_path {predictions_path}: no such folder")
+        raise FileNotFoundError(f"predictions-path: {predictions_path}: no such folder")
     target_files = sorted(p for p in target_path.glob("*.h5") if p.is_file())
     if not target_files:
-        raise ValueError(f"target_path {target_path}: no *.h5 files")
+        raise ValueError(f"target-path: {target_path}: no *.h5 files")
 
     volumes: list[dict[str, Any]] = []
     problems: list[str] = []

@@ -9,7 +9,6 @@ import numpy as np
 
 from mri_recon.comparison import ComparisonReport, compare_volume
 from mri_recon.data.fastmri_format import target_key
-from mri_recon.data.slice_dataset import list_volume_files
 from mri_recon.inference import (
     MaskSettings,
     reconstruct_volumes,
@@ -18,7 +17,7 @@ from mri_recon.inference import (
     volume_dataset,
 )
 from mri_recon.lit.checkpoint import load_checkpoint
-from mri_recon.reconstruct import check_output_folder, data_challenge
+from mri_recon.reconstruct import check_output_folder, data_challenge, data_files
 
 
 def read_target(path: Path, challenge: str) -> tuple[np.ndarray | None, str]:
@@ -80,7 +79,7 @@ def evaluate_checkpoint(
         progress: show progress bars.
     """
     data_path = Path(data_path)
-    files = list_volume_files(data_path)
+    files = data_files(data_path)
     if figures is not None:
         check_output_folder(Path(figures), data_path, "figures")
     loaded = load_checkpoint(checkpoint)

@@ -116,6 +116,19 @@ def _stack(slices: dict[int, np.ndarray]) -> np.ndarray:
     return np.stack([slices[i] for i in sorted(slices)]).astype(np.float32)
 
 
+def volume_batches(dataset: SliceDataset, batch_size: int) -> list[list[int]]:
+    """Indices of ``dataset`` in batches of at most ``batch_size`` slices of a single volume, so
+    that volumes of different sizes, or with and without a target, never share a batch."""
+    batches: list[list[int]] = []
+    previous = None
+    for index, sample in enumerate(dataset.raw_samples):
+        if sample.fname != previous or len(batches[-1]) == batch_size:
+            batches.append([])
+        batches[-1].append(index)
+        previous = sample.fname
+    return batches
+
+
 def reconstruct_volumes(
     net: nn.Module | None,
     dataset: SliceDataset,
@@ -131,13 +144,14 @@ def reconstruct_volumes(
             (``reconstruction`` is then the zero-filled image too).
         dataset: from ``volume_dataset``; slices of a volume are consecutive.
         device: where the network runs.
-        batch_size: slices per forward pass.
+        batch_size: the most slices per forward pass (a batch never spans two volumes).
         num_workers: DataLoader worker processes reading and transforming slices.
         progress: show a progress bar over slices.
     """
     if net is not None:
         net = net.to(device).eval()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    batches = volume_batches(dataset, batch_size)
+    loader = DataLoader(dataset, batch_sampler=batches, num_workers=num_workers)
     volumes: dict[str, tuple[dict[int, np.ndarray], dict[int, np.ndarray]]] = {}
     counts: dict[str, int] = {}
     for sample in dataset.raw_samples:

@@ -35,9 +35,19 @@ class ReconstructSummary:
     skipped: list[Path] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return f"wrote {len(self.written)} reconstructions to {self.output_path}" + (
-            f" (skipped {len(self.skipped)} that already existed)" if self.skipped else ""
-        )
+        count = len(self.written)
+        text = f"wrote {count} reconstruction{'' if count == 1 else 's'} to {self.output_path}"
+        if self.skipped:
+            text += f" (skipped {len(self.skipped)} that already existed)"
+        return text
+
+
+def data_files(data_path: Path) -> list[Path]:
+    """The ``.h5`` volumes of ``data_path``; errors name the command's ``data-path`` argument."""
+    try:
+        return list_volume_files(data_path)
+    except ValueError as error:
+        raise ValueError(f"data-path: {str(error).removeprefix('root: ')}") from None
 
 
 def data_challenge(files: list[Path]) -> str:
@@ -54,12 +64,13 @@ def has_stored_mask(file: Path) -> bool:
         return "mask" in hf
 
 
-def check_output_folder(output_path: Path, data_path: Path) -> None:
-    """Refuses an output folder inside (or equal to) the input folder, or one that is a file."""
+def check_output_folder(output_path: Path, data_path: Path, argument: str = "output-path") -> None:
+    """Refuses an output folder inside (or equal to) the input folder, or one that is a file;
+    the error names the command-line ``argument`` that gave it."""
     if output_path.exists() and not output_path.is_dir():
-        raise ValueError(f"output-path: {output_path} exists and is not a folder")
+        raise ValueError(f"{argument}: {output_path} exists and is not a folder")
     if output_path.resolve().is_relative_to(data_path.resolve()):
-        raise ValueError(f"output-path: {output_path} is inside the input folder {data_path}")
+        raise ValueError(f"{argument}: {output_path} is inside the input folder {data_path}")
 
 
 def reconstruct(
@@ -97,7 +108,7 @@ def reconstruct(
         progress: show a progress bar.
     """
     data_path, output_path = Path(data_path), Path(output_path)
-    files = list_volume_files(data_path)
+    files = data_files(data_path)
     check_output_folder(output_path, data_path)
     if batch_size < 1:
         raise ValueError(f"batch-size must be >= 1, got {batch_size}")

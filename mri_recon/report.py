@@ -163,6 +163,25 @@ def write_report(report: EvaluationReport, path: str | Path, overwrite: bool = F
     return save_json_or_csv(path, report.to_dict(), CSV_COLUMNS, _csv_rows(report), overwrite)
 
 
+def check_report_path(
+    path: str | Path, overwrite: bool, inputs: Sequence[str | Path | None] = ()
+) -> None:
+    """Checks a report destination before any work: suffix, an existing file, input folders.
+
+    Raises:
+        ValueError: not ``.json``/``.csv``, or inside one of the ``inputs`` folders.
+        FileExistsError: it exists and ``overwrite`` is false.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in (".json", ".csv"):
+        raise ValueError(f"output: {path} must end in .json or .csv")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"output: {path} already exists (pass --overwrite to replace it)")
+    for folder in inputs:
+        if folder is not None and path.resolve().is_relative_to(Path(folder).resolve()):
+            raise ValueError(f"output: {path} is inside the input folder {folder}")
+
+
 def save_json_or_csv(
     path: str | Path,
     data: dict[str, Any],

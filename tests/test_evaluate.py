@@ -185,9 +185,9 @@ def test_problems_are_reported_by_name(folders: tuple[Path, Path]) -> None:
 
 
 def test_bad_folders(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="target_path .*missing"):
+    with pytest.raises(FileNotFoundError, match="target-path: .*missing"):
         evaluate_folders(tmp_path / "missing", tmp_path)
-    with pytest.raises(ValueError, match=f"target_path {tmp_path}: no"):
+    with pytest.raises(ValueError, match=f"target-path: {tmp_path}: no"):
         evaluate_folders(tmp_path, tmp_path)
     with pytest.raises(ValueError, match="challenge must be one of"):
         evaluate_folders(tmp_path, tmp_path, challenge="dualcoil")

@@ -12,6 +12,7 @@ Lightning's checkpoint holds the weights and the training state. ``ReconModule``
 rebuilds the network in eval mode.
 """
 
+import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from torch import nn
 
 from mri_recon.models import Unet
 
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6
+PICKLE_MAGIC = b"\x80"  # the legacy format: a bare pickle
 SECTION = "mri_recon"
 FORMAT = 1
 DATA_KEYS = ("challenge", "mask_type", "center_fractions", "accelerations")
@@ -75,12 +78,21 @@ def load_checkpoint(path: str | Path) -> ReconCheckpoint:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path}: no such file")
+    with open(path, "rb") as f:
+        header = f.read(4)
+    if header != ZIP_MAGIC and header[:1] != PICKLE_MAGIC:
+        raise ValueError(f"checkpoint {path}: not a PyTorch checkpoint file")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for foreign or damaged files
+    except pickle.UnpicklingError:  # weights_only refused an object that is not plain data
+        raise ValueError(
+            f"checkpoint {path}: holds objects other than tensors and plain data, so it is not "
+            "an mri-recon checkpoint (these load without running code)"
+        ) from None
+    except Exception as error:  # torch raises several types for damaged files
         text = str(error).strip()
         reason = text.splitlines()[0] if text else type(error).__name__
-        raise ValueError(f"checkpoint {path}: not a loadable checkpoint ({reason})") from None
+        raise ValueError(f"checkpoint {path}: damaged or unreadable ({reason})") from None
     section = checkpoint.get(SECTION) if isinstance(checkpoint, dict) else None
     if not isinstance(section, dict) or "state_dict" not in checkpoint:
         raise ValueError(f"checkpoint {path}: not an mri-recon checkpoint (no '{SECTION}' section)")

@@ -1,5 +1,8 @@
 """Atomic output: files appear whole or not at all."""
 
+import os
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -37,3 +40,13 @@ def test_refuses_to_overwrite_unless_asked(tmp_path):
         tmp.write_text("new")
     assert path.read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_outputs_get_the_usual_permissions(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "out.txt") as tmp:
+            tmp.write_text("x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o644
