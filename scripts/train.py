@@ -1,7 +1,7 @@
 """Train (or validate / test) a model: the same as ``mri-recon fit|validate|test``.
 
-    python scripts/train.py --config configs/demo.yaml                 # fit
-    python scripts/train.py validate --config configs/demo.yaml --ckpt_path CKPT
+python scripts/train.py --config configs/demo.yaml                 # fit
+python scripts/train.py validate --config configs/demo.yaml --ckpt_path CKPT
 """
 
 import sys
