@@ -9,11 +9,9 @@ Under DDP the val/test loaders use ``VolumeSampler`` so each volume's slices sta
 import os
 from pathlib import Path
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
-from lightning_fabric.utilities.seed import pl_worker_init_function
-from torch.utils.data import DataLoader, get_worker_info
+from torch.utils.data import DataLoader
 
 from mri_recon.data.epoch_sampler import EpochSeededDataset, EpochShuffleSampler
 from mri_recon.data.fastmri_format import check_challenge, split_dir
@@ -35,25 +33,6 @@ LOADER_STAGE = {"train": "fit", "val": "validate", "test": "test"}
 
 def _distributed() -> bool:
     return torch.distributed.is_available() and torch.distributed.is_initialized()
-
-
-def reseed_worker_mask(worker_id: int) -> None:
-    """Gives each DataLoader worker of each process its own mask random state.
-
-    Workers start with a copy of the mask function's ``RandomState``; without a reseed every worker
-    would draw the same sequence of training masks. The seed mixes the worker's torch seed (which
-    differs per worker and per epoch and follows ``seed_everything``) with the process rank. As
-    this replaces the worker hook Lightning adds after ``seed_everything(workers=True)``, that hook
-    is run here too.
-    """
-    rank = torch.distributed.get_rank() if _distributed() else 0
-    seed = np.random.SeedSequence([torch.initial_seed(), rank]).generate_state(1)[0]
-    if os.environ.get("PL_SEED_WORKERS") == "1":
-        pl_worker_init_function(worker_id, rank)
-    info = get_worker_info()
-    mask_func = getattr(getattr(info.dataset, "transform", None), "mask_func", None)
-    if mask_func is not None:
-        mask_func.rng.seed(seed)
 
 
 class FastMriDataModule(pl.LightningDataModule):
@@ -155,27 +134,24 @@ class FastMriDataModule(pl.LightningDataModule):
             self.setup(LOADER_STAGE[loader])
         dataset = self.datasets[loader]
         train = loader == "train"
-        sampler = None
-        if _distributed():
-            # Lightning puts its seeded DistributedSampler on the (shuffled) training loader.
-            sampler = None if train else VolumeSampler(dataset)
-        elif train:
+        sampler = VolumeSampler(dataset) if not train and _distributed() else None
+        if train:
             seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
+            replicas, rank = 1, 0
+            if _distributed():
+                replicas, rank = torch.distributed.get_world_size(), torch.distributed.get_rank()
             dataset = EpochSeededDataset(dataset, seed)
-            sampler = EpochShuffleSampler(len(dataset), seed)
+            sampler = EpochShuffleSampler(dataset, seed, replicas, rank)
             # Lightning builds the first iterator (and workers prefetch from it) before its first
             # set_epoch call, so start where a resumed run starts: at the epoch Lightning will
             # pass to set_epoch, the count of epochs processed.
             if self.trainer is not None:
                 sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
-        workers = self.hparams.num_workers
         return DataLoader(
             dataset,
             batch_size=self.hparams.batch_size,
-            shuffle=train and sampler is None,
             sampler=sampler,
-            num_workers=workers,
-            worker_init_fn=reseed_worker_mask if train and workers > 0 else None,
+            num_workers=self.hparams.num_workers,
         )
 
     def train_dataloader(self) -> DataLoader:

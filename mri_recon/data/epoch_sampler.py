@@ -5,16 +5,15 @@ random states that a checkpoint does not hold, so a resumed run would see other 
 run it continues. Here the sampler yields ``(epoch, index)`` keys, in an order drawn from
 (seed, epoch), and ``EpochSeededDataset`` reseeds the mask function from (seed, epoch, index)
 just before it loads a slice. Epoch ``e`` of a resumed run then sees exactly what epoch ``e`` of an
-uninterrupted run sees, whatever the number of workers. Lightning calls ``set_epoch`` before
-each training epoch. Under DDP Lightning's own seeded ``DistributedSampler`` takes over.
+uninterrupted run sees, whatever the number of workers or processes, and no two slices share a
+mask stream. Lightning calls ``set_epoch`` before each training epoch.
 """
 
 from collections.abc import Iterator, Sized
 from typing import Any
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset, DistributedSampler
 
 
 def derived_seed(*numbers: int) -> int:
@@ -22,30 +21,28 @@ def derived_seed(*numbers: int) -> int:
     return int(np.random.SeedSequence(list(numbers)).generate_state(1)[0])
 
 
-class EpochShuffleSampler(Sampler[tuple[int, int]]):
-    """Yields ``(epoch, index)`` over ``range(num_samples)`` in an order drawn from (seed, epoch).
+class EpochShuffleSampler(DistributedSampler):
+    """``DistributedSampler`` (shuffled, seeded, ``set_epoch``-driven) that yields
+    ``(epoch, index)`` keys for ``EpochSeededDataset``.
+
+    The order is torch's ``DistributedSampler`` order for (seed + epoch): each of
+    ``num_replicas`` processes gets every ``num_replicas``-th slice of it (the permutation padded
+    to a multiple of ``num_replicas``). One process is ``num_replicas=1, rank=0``. Being a
+    ``DistributedSampler``, Lightning keeps it under DDP instead of substituting its own.
 
     Args:
-        num_samples: the dataset's length.
+        dataset: the ``EpochSeededDataset`` to sample.
         seed: the run's seed (Lightning's ``seed_everything`` value).
+        num_replicas: processes sharing the data.
+        rank: this process's index.
     """
 
-    def __init__(self, num_samples: int, seed: int = 0) -> None:
-        self.num_samples = num_samples
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Selects the epoch whose order ``__iter__`` yields."""
-        self.epoch = epoch
+    def __init__(self, dataset: Sized, seed: int = 0, num_replicas: int = 1, rank: int = 0) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        generator = torch.Generator().manual_seed(derived_seed(self.seed, self.epoch))
-        for index in torch.randperm(self.num_samples, generator=generator).tolist():
+        for index in super().__iter__():
             yield self.epoch, index
-
-    def __len__(self) -> int:
-        return self.num_samples
 
 
 class EpochSeededDataset(Dataset):

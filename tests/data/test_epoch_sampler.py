@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.utils.data import DistributedSampler
 
 from mri_recon.data import FastMriDataModule
 from mri_recon.data.epoch_sampler import EpochShuffleSampler
@@ -27,7 +28,7 @@ def epoch_batches(data_path: Path, epoch: int, num_workers: int) -> list[tuple]:
 
 
 def test_a_permutation_that_changes_with_the_epoch():
-    sampler = EpochShuffleSampler(50, seed=3)
+    sampler = EpochShuffleSampler(range(50), seed=3)
     first = list(sampler)
     assert [epoch for epoch, _ in first] == [0] * 50 and len(sampler) == 50
     assert sorted(index for _, index in first) == list(range(50))
@@ -35,15 +36,20 @@ def test_a_permutation_that_changes_with_the_epoch():
     second = [index for _, index in sampler]
     assert sorted(second) == list(range(50)) and second != [index for _, index in first]
     sampler.set_epoch(0)
-    assert list(sampler) == first
-    assert list(EpochShuffleSampler(50, seed=4)) != first
+    assert list(sampler) == first == list(sampler)
+    assert list(EpochShuffleSampler(range(50), seed=4)) != first
 
 
-def test_iterating_twice_gives_the_same_order():
-    """The order must not depend on when or how often the loader builds its iterator."""
-    sampler = EpochShuffleSampler(20, seed=1)
-    sampler.set_epoch(5)
-    assert list(sampler) == list(sampler)
+def test_processes_share_out_torchs_distributed_order():
+    """Two ranks split the permutation DistributedSampler would give; together they cover all."""
+    shards = [EpochShuffleSampler(range(11), seed=5, num_replicas=2, rank=r) for r in (0, 1)]
+    for shard in shards:
+        shard.set_epoch(2)
+    reference = DistributedSampler(range(11), num_replicas=2, rank=0, shuffle=True, seed=5)
+    reference.set_epoch(2)
+    assert [index for _, index in shards[0]] == list(reference)
+    covered = {index for shard in shards for _, index in shard}
+    assert covered == set(range(11)) and len(shards[0]) == len(shards[1]) == 6
 
 
 @pytest.mark.parametrize("num_workers", [0, 2])
