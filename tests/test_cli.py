@@ -58,3 +58,12 @@ def test_fit_on_a_missing_folder_is_a_one_line_error(tmp_path: Path) -> None:
     error = "mri-recon fit: error: data_path: missing is not a folder"
     assert result.stderr.strip().splitlines()[-1] == error  # after Lightning's "Seed set to 42"
     assert not any(tmp_path.iterdir())
+
+
+def test_train_script_defaults_to_fit(tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--help"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--model.net" in result.stdout and "--ckpt_path" in result.stdout

@@ -78,10 +78,10 @@ class ReconModule(pl.LightningModule):
         if self.ssim_loss is None:
             return F.l1_loss(output, batch.target)
         mean, std = batch.mean[:, None, None], batch.std[:, None, None]
-        data_range = batch.max_value.to(output)
-        return self.ssim_loss(
-            (output * std + mean).unsqueeze(1), (batch.target * std + mean).unsqueeze(1), data_range
-        )
+        output, target = output * std + mean, batch.target * std + mean
+        max_value = batch.max_value.to(output)  # 0 where the file has no 'max' attribute
+        data_range = torch.where(max_value > 0, max_value, target.amax(dim=(-2, -1)))
+        return self.ssim_loss(output.unsqueeze(1), target.unsqueeze(1), data_range)
 
     def _common_step(self, batch: UnetSample, stage: str) -> tuple[Tensor, Tensor]:
         output = self(batch.image).float()
