@@ -192,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, ModuleNotFoundError) as error:
         print(f"mri-recon {args.command}: error: {error}", file=sys.stderr)
         return 2
 
@@ -202,7 +202,7 @@ def _run_lightning(command: str, argv: list[str] | None) -> int:
 
     try:
         cli_main(argv)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, ModuleNotFoundError) as error:
         print(f"mri-recon {command}: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -9,6 +9,7 @@ nibabel from the temporary one.
 import gzip
 import math
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -17,6 +18,15 @@ from mri_recon.data.io import atomic_path
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 NIBABEL_MISSING = "--nifti needs nibabel: pip install 'mri-recon[nifti]'"
 XFORM_ALIGNED_ANAT = 2  # NIfTI xform code: coordinates aligned to an anatomy, not scanner space
+
+
+def require_nibabel() -> ModuleType:
+    """nibabel (the optional ``nifti`` extra), or a ``ModuleNotFoundError`` saying how to get it."""
+    try:
+        import nibabel
+    except ImportError as err:
+        raise ModuleNotFoundError(NIBABEL_MISSING) from err
+    return nibabel
 
 
 def save_nifti(
@@ -60,10 +70,7 @@ def save_nifti(
         raise ValueError(f"volume: expected real values, got dtype {data.dtype}")
     if len(spacing) != 3 or not all(math.isfinite(s) and s > 0 for s in spacing):
         raise ValueError(f"spacing: expected 3 positive finite sizes in mm, got {spacing!r}")
-    try:
-        import nibabel
-    except ImportError as err:
-        raise ModuleNotFoundError(NIBABEL_MISSING) from err
+    nibabel = require_nibabel()
 
     xyz = np.ascontiguousarray(data.transpose(2, 1, 0)[:, ::-1, :], dtype=np.float32)
     affine = np.diag([float(s) for s in spacing] + [1.0])

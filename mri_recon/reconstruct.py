@@ -11,8 +11,10 @@ Outputs are written atomically and existing ones are skipped, so an interrupted 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import h5py
+import numpy as np
 
 from mri_recon.data.fastmri_format import RECONSTRUCTION_KEY, check_challenge
 from mri_recon.data.io import atomic_h5
@@ -62,6 +64,21 @@ def has_stored_mask(file: Path) -> bool:
     """Whether ``file`` is a test file: undersampled k-space with its ``mask``."""
     with h5py.File(file, "r") as hf:
         return "mask" in hf
+
+
+def write_extras(
+    destination: Path, reconstruction: Any, png: bool, nifti: bool, replace: bool
+) -> None:
+    """Writes the PNG preview and/or NIfTI copy beside ``destination``; with ``replace`` false
+    only those that are missing (a rerun adding ``--png`` to finished outputs)."""
+    from mri_recon.figures import save_preview_png
+    from mri_recon.nifti import save_nifti
+
+    extras = [(png, ".png", save_preview_png), (nifti, ".nii.gz", save_nifti)]
+    for wanted, suffix, save in extras:
+        path = destination.with_suffix(suffix)
+        if wanted and (replace or not path.exists()):
+            save(np.asarray(reconstruction), path, overwrite=True)
 
 
 def check_output_folder(output_path: Path, data_path: Path, argument: str = "output-path") -> None:
@@ -123,11 +140,17 @@ def reconstruct(
         raise ValueError(f"data-path: {data_path} holds {in_data} data, not {challenge}")
     mask = resolve_mask(mask_type, accelerations, center_fractions, recorded)
     device = select_device(accelerator)
+    if nifti:
+        from mri_recon.nifti import require_nibabel
+
+        require_nibabel()  # fail before the first volume, not after it
     summary = ReconstructSummary(output_path)
     todo = set()
     for file in files:
         if (output_path / file.name).exists() and not overwrite:
             summary.skipped.append(output_path / file.name)
+            with h5py.File(output_path / file.name, "r") as hf:  # extras asked for only now
+                write_extras(output_path / file.name, hf[RECONSTRUCTION_KEY], png, nifti, False)
         else:
             todo.add(file.name)
     if not todo:
@@ -145,13 +168,6 @@ def reconstruct(
         destination = output_path / volume.fname
         with atomic_h5(destination, overwrite=True) as hf:
             hf.create_dataset(RECONSTRUCTION_KEY, data=volume.reconstruction)
-        if png:
-            from mri_recon.figures import save_preview_png
-
-            save_preview_png(volume.reconstruction, destination.with_suffix(".png"), overwrite=True)
-        if nifti:
-            from mri_recon.nifti import save_nifti
-
-            save_nifti(volume.reconstruction, destination.with_suffix(".nii.gz"), overwrite=True)
+        write_extras(destination, volume.reconstruction, png, nifti, True)
         summary.written.append(destination)
     return summary

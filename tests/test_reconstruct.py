@@ -220,6 +220,19 @@ def test_png_and_nifti_extras(
         np.testing.assert_allclose(nifti, volume.transpose(2, 1, 0)[:, ::-1, :], rtol=1e-6)
 
 
+def test_a_rerun_adds_missing_extras_to_finished_outputs(
+    tiny_checkpoint: Path, small_multicoil: Path, tmp_path: Path, capsys
+) -> None:
+    data, out = small_multicoil / "multicoil_test", tmp_path / "out"
+    assert reconstruct(capsys, data, out, "--checkpoint", tiny_checkpoint)[0] == 0
+    before = stats(out)
+    code, stdout, _ = reconstruct(capsys, data, out, "--checkpoint", tiny_checkpoint, "--png")
+    assert code == 0 and "skipped 2" in stdout
+    assert stats(out) == before  # the reconstructions are untouched
+    stems = [Path(name).stem for name in names(data)]
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(f"{s}.png" for s in stems)
+
+
 def bad_checkpoint(kind: str, folder: Path, small_multicoil: Path) -> Path:
     path = folder / f"{kind}.ckpt"
     if kind == "text":
