@@ -20,11 +20,16 @@ from mri_recon.lit.checkpoint import load_checkpoint
 from mri_recon.reconstruct import check_output_folder, data_challenge, data_files
 
 
-def read_target(path: Path, challenge: str) -> tuple[np.ndarray | None, str]:
-    """A file's target volume (``None`` for files without one) and its acquisition."""
+def has_target(path: Path, challenge: str) -> bool:
+    """Whether ``path`` is a fully sampled file with a target (not a test file)."""
     with h5py.File(path, "r") as hf:
-        key = target_key(challenge)
-        target = hf[key][()] if key in hf and "mask" not in hf else None
+        return target_key(challenge) in hf and "mask" not in hf
+
+
+def read_target(path: Path, challenge: str) -> tuple[np.ndarray, str]:
+    """A file's target volume and its acquisition."""
+    with h5py.File(path, "r") as hf:
+        target = hf[target_key(challenge)][()]
         acquisition = hf.attrs.get("acquisition", "unknown")
     return target, acquisition.decode() if isinstance(acquisition, bytes) else str(acquisition)
 
@@ -90,21 +95,20 @@ def evaluate_checkpoint(
     if mask is None:
         raise ValueError("accelerations: the checkpoint records none; give --accelerations")
     report = ComparisonReport(checkpoint=str(checkpoint))
-    targets = {}
+    scored: set[str] = set()  # targets are read one volume at a time
     for file in files:
-        target, acquisition = read_target(file, challenge)
-        if target is None:
-            report.problems.append(f"{file.name}: no target (test file?); it was not scored")
+        if has_target(file, challenge):
+            scored.add(file.name)
         else:
-            targets[file.name] = (target, acquisition)
+            report.problems.append(f"{file.name}: no target (test file?); it was not scored")
     device = select_device(accelerator)
     for acceleration, fraction in zip(mask.accelerations, mask.center_fractions):
         one = MaskSettings(mask.mask_type, [fraction], [acceleration])
-        dataset = volume_dataset(data_path, challenge, one, files=set(targets))
+        dataset = volume_dataset(data_path, challenge, one, files=scored)
         for volume in reconstruct_volumes(
             loaded.net, dataset, device, batch_size, num_workers, progress
         ):
-            target, acquisition = targets[volume.fname]
+            target, acquisition = read_target(data_path / volume.fname, challenge)
             row = compare_volume(
                 volume.fname, acquisition, acceleration, target, volume.zero_filled,
                 volume.reconstruction,
