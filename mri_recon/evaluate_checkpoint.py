@@ -101,6 +101,8 @@ def evaluate_checkpoint(
             scored.add(file.name)
         else:
             report.problems.append(f"{file.name}: no target (test file?); it was not scored")
+    if not scored:
+        raise ValueError(f"data-path: {data_path} holds no fully sampled file with a target")
     device = select_device(accelerator)
     for acceleration, fraction in zip(mask.accelerations, mask.center_fractions):
         one = MaskSettings(mask.mask_type, [fraction], [acceleration])

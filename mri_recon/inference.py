@@ -162,9 +162,12 @@ def reconstruct_volumes(
             zero_filled = batch.image * std + mean
             output = zero_filled
             if net is not None:
-                with torch.inference_mode():
-                    image = batch.image.clamp(-CLAMP, CLAMP).unsqueeze(1).to(device)
-                    output = net(image).squeeze(1).float().cpu() * std + mean
+                image = batch.image.clamp(-CLAMP, CLAMP).unsqueeze(1).to(device)
+                try:
+                    with torch.inference_mode():
+                        output = net(image).squeeze(1).float().cpu() * std + mean
+                except ValueError as error:  # e.g. an image too small for the network's pooling
+                    raise ValueError(f"{batch.fname[0]}: {error}") from None
             for i, fname in enumerate(batch.fname):
                 recon, zf = volumes.setdefault(fname, ({}, {}))
                 recon[int(batch.slice_num[i])] = output[i].numpy()

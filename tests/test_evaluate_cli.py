@@ -224,6 +224,17 @@ def test_checkpoint_figures_inside_the_data_folder_are_refused(
     assert not (data / "figures").exists()
 
 
+def test_checkpoint_on_test_files_only_is_an_error(
+    tiny_checkpoint: Path, small_multicoil: Path, capsys
+) -> None:
+    data = small_multicoil / "multicoil_test"
+    code, _, err = run_main(
+        capsys, "evaluate", "--checkpoint", tiny_checkpoint, "--data-path", data
+    )
+    assert code == 2
+    assert "holds no fully sampled file with a target" in error_line(err, "evaluate")
+
+
 def test_script_runs_the_command(predictions: Path, small_multicoil: Path) -> None:
     truth = small_multicoil / "multicoil_test_truth"
     command = [sys.executable, str(SCRIPT), "--target-path", str(truth)]

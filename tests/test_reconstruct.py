@@ -310,3 +310,19 @@ def test_script_runs_the_command(small_multicoil: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert f"wrote 2 reconstructions to {out}" in result.stdout
     assert names(out) == names(data)
+
+
+def test_an_image_too_small_for_the_network_names_the_file(
+    tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    config = replace(SMALL_MULTICOIL, recon_size=16, num_volumes=3, val_fraction=0.34,
+                     test_fraction=0.0)  # fmt: skip
+    simulate_dataset(config, tmp_path / "tiny", progress=False)
+    data = tmp_path / "tiny" / "multicoil_val"
+    code, _, err = run_main(capsys, "reconstruct", "--checkpoint", tiny_checkpoint,
+                            "--data-path", data, "--output-path", tmp_path / "out")  # fmt: skip
+    assert code == 2
+    (name,) = names(data)
+    last = err.strip().splitlines()[-1]  # after the progress bar's line
+    assert last.startswith(f"mri-recon reconstruct: error: {name}: Unet: image")
+    assert not any((tmp_path / "out").glob("*.h5"))
