@@ -182,6 +182,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(error: BaseException) -> str:
+    """The error's message on one line. An error re-raised from a DataLoader worker carries the
+    worker's traceback in its message; its last line holds the original message."""
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    if len(lines) > 1 and "Original Traceback" in lines[1]:
+        return lines[-1].split(": ", 1)[-1]
+    return " ".join(line.strip() for line in lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mri-recon`` console script."""
     args_given = argv is not None
@@ -193,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except (ValueError, OSError, ModuleNotFoundError) as error:
-        print(f"mri-recon {args.command}: error: {error}", file=sys.stderr)
+        print(f"mri-recon {args.command}: error: {one_line(error)}", file=sys.stderr)
         return 2
 
 
@@ -203,7 +212,7 @@ def _run_lightning(command: str, argv: list[str] | None) -> int:
     try:
         cli_main(argv)
     except (ValueError, OSError, ModuleNotFoundError) as error:
-        print(f"mri-recon {command}: error: {error}", file=sys.stderr)
+        print(f"mri-recon {command}: error: {one_line(error)}", file=sys.stderr)
         return 2
     return 0
 

@@ -4,7 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mri_recon.cli import main
+import pytest
+import torch
+
+from mri_recon.cli import main, one_line
 
 CLI = [sys.executable, "-m", "mri_recon.cli"]
 
@@ -67,3 +70,20 @@ def test_train_script_defaults_to_fit(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "--model.net" in result.stdout and "--ckpt_path" in result.stdout
+
+
+class FailingSlices(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, index: int):
+        raise ValueError("batch_size: a batch mixes image sizes")
+
+
+def test_errors_from_loader_workers_come_out_on_one_line() -> None:
+    loader = torch.utils.data.DataLoader(FailingSlices(), num_workers=1)
+    with pytest.raises(ValueError) as caught:
+        next(iter(loader))
+    assert "Original Traceback" in str(caught.value)  # torch's wrapping, seen by the CLI
+    assert one_line(caught.value) == "batch_size: a batch mixes image sizes"
+    assert one_line(ValueError("first\nsecond")) == "first second"

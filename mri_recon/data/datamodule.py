@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, default_collate
 
 from mri_recon.data.epoch_sampler import EpochSeededDataset, EpochShuffleSampler
 from mri_recon.data.fastmri_format import check_challenge, split_dir
 from mri_recon.data.masks import check_mask_arguments, create_mask
 from mri_recon.data.slice_dataset import SliceDataset, check_sample_rates
-from mri_recon.data.transforms import UnetDataTransform
+from mri_recon.data.transforms import UnetDataTransform, UnetSample
 from mri_recon.data.volume_sampler import VolumeSampler
 
 TEST_SPLITS = ("val", "test")
@@ -33,6 +33,19 @@ LOADER_STAGE = {"train": "fit", "val": "validate", "test": "test"}
 
 def _distributed() -> bool:
     return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def collate_samples(samples: list[UnetSample]) -> UnetSample:
+    """Batches samples, with a clear error where images of different sizes meet in one batch
+    (fastMRI brain data mixes widths; such data needs ``batch_size`` 1, as fastMRI trains)."""
+    sizes = {tuple(sample.image.shape) for sample in samples}
+    if len(sizes) > 1:
+        names = ", ".join(sorted({sample.fname for sample in samples}))
+        raise ValueError(
+            f"batch_size: a batch mixes image sizes {sorted(sizes)} (files {names}); "
+            "use --data.batch_size 1 for data of mixed sizes"
+        )
+    return default_collate(samples)
 
 
 class FastMriDataModule(pl.LightningDataModule):
@@ -152,6 +165,7 @@ class FastMriDataModule(pl.LightningDataModule):
             batch_size=self.hparams.batch_size,
             sampler=sampler,
             num_workers=self.hparams.num_workers,
+            collate_fn=collate_samples,
         )
 
     def train_dataloader(self) -> DataLoader:

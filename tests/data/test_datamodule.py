@@ -1,5 +1,6 @@
 """FastMriDataModule: batch shapes, train/val/test masks, DDP sampler, checkpoints, errors."""
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, SequentialSampler
 
+from data_prep.config import SimulationConfig
+from data_prep.simulate import simulate_dataset
 from mri_recon.data import (
     FastMriDataModule,
     SliceDataset,
@@ -186,3 +189,20 @@ def test_checkpoint_records_the_data_settings(data_path: Path, tmp_path: Path) -
     settings = checkpoint["datamodule_hyper_parameters"]
     assert settings["mask_type"] == "equispaced" and settings["accelerations"] == (8,)
     assert settings["challenge"] == "multicoil" and settings["data_path"] == str(data_path)
+
+
+def test_a_batch_of_mixed_image_sizes_names_the_fix(tmp_path: Path) -> None:
+    val = tmp_path / "data" / "singlecoil_val"
+    val.mkdir(parents=True)
+    for size in (16, 24):
+        config = SimulationConfig(source="phantom", challenge="singlecoil", recon_size=size,
+                                  num_volumes=2, slices_per_volume=1, val_fraction=0.5,
+                                  test_fraction=0.0, seed=size)  # fmt: skip
+        simulate_dataset(config, tmp_path / f"sim{size}", progress=False)
+        for file in (tmp_path / f"sim{size}" / "singlecoil_val").glob("*.h5"):
+            shutil.copy(file, val / f"size{size}.h5")
+    module = FastMriDataModule(tmp_path / "data", "singlecoil", batch_size=2, num_workers=0)
+    with pytest.raises(ValueError, match="mixes image sizes .*size16.h5, size24.h5.*batch_size 1"):
+        next(iter(module.val_dataloader()))
+    module = FastMriDataModule(tmp_path / "data", "singlecoil", batch_size=1, num_workers=0)
+    assert [tuple(b.image.shape) for b in module.val_dataloader()] == [(1, 16, 16), (1, 24, 24)]
