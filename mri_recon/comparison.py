@@ -10,10 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from mri_recon.metrics import volume_metrics
-from mri_recon.report import METRICS, save_json_or_csv
+from mri_recon.report import METRICS, mean_and_std, save_json_or_csv
 
 METHODS = ("zero_filled", "model")
 METHOD_LABELS = {"zero_filled": "zero-filled", "model": "U-Net"}
@@ -47,12 +45,7 @@ class ComparisonReport:
             rows = [row for row in self.rows if row["acceleration"] == acceleration]
             group: dict[str, Any] = {"count": len(rows)}
             for method in METHODS:
-                stats = {}
-                for metric in METRICS:
-                    values = np.array([row[method][metric] for row in rows], dtype=np.float64)
-                    stats[f"{metric}_mean"] = float(values.mean())
-                    stats[f"{metric}_std"] = float(values.std(ddof=1)) if len(rows) > 1 else 0.0
-                group[method] = stats
+                group[method] = mean_and_std([row[method] for row in rows])
             result[f"{acceleration}x"] = group
         return result
 

@@ -11,6 +11,7 @@ from mri_recon.comparison import ComparisonReport, compare_volume
 from mri_recon.data.fastmri_format import target_key
 from mri_recon.inference import (
     MaskSettings,
+    inference_transform,
     reconstruct_volumes,
     resolve_mask,
     select_device,
@@ -88,8 +89,9 @@ def evaluate_checkpoint(
     if figures is not None:
         check_output_folder(Path(figures), data_path, "figures")
     loaded = load_checkpoint(checkpoint)
-    challenge = loaded.data["challenge"] if loaded.data else data_challenge(files)
-    if data_challenge(files) != challenge:
+    in_data = data_challenge(files)
+    challenge = loaded.data["challenge"] if loaded.data else in_data
+    if in_data != challenge:
         raise ValueError(f"data-path: {data_path} does not hold {challenge} data")
     mask = resolve_mask(mask_type, accelerations, center_fractions, loaded.data)
     if mask is None:
@@ -104,9 +106,10 @@ def evaluate_checkpoint(
     if not scored:
         raise ValueError(f"data-path: {data_path} holds no fully sampled file with a target")
     device = select_device(accelerator)
+    dataset = volume_dataset(data_path, challenge, None, files=scored)  # files checked once
     for acceleration, fraction in zip(mask.accelerations, mask.center_fractions):
         one = MaskSettings(mask.mask_type, [fraction], [acceleration])
-        dataset = volume_dataset(data_path, challenge, one, files=scored)
+        dataset.transform = inference_transform(challenge, one)
         for volume in reconstruct_volumes(
             loaded.net, dataset, device, batch_size, num_workers, progress
         ):

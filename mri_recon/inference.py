@@ -19,6 +19,7 @@ from tqdm import tqdm
 from mri_recon.data.masks import create_mask
 from mri_recon.data.slice_dataset import SliceDataset
 from mri_recon.data.transforms import CLAMP, UnetDataTransform
+from mri_recon.data.volume_sampler import volume_indices
 
 # fastMRI's pairing of acceleration and centre fraction, used when only accelerations are given.
 STANDARD_CENTER_FRACTIONS = {4: 0.08, 8: 0.04}
@@ -88,15 +89,21 @@ def select_device(accelerator: str) -> torch.device:
     return torch.device("cuda" if use_gpu else "cpu")
 
 
+def inference_transform(challenge: str, mask: MaskSettings | None) -> UnetDataTransform:
+    """Pre-processing for inference: masks seeded per file as validation does (``None``: the
+    k-space as stored), no clipping (the network's input is clipped separately)."""
+    mask_func = None
+    if mask is not None:
+        mask_func = create_mask(mask.mask_type, mask.center_fractions, mask.accelerations)
+    return UnetDataTransform(challenge, mask_func=mask_func, use_seed=True, clamp=None)
+
+
 def volume_dataset(
     data_path: str | Path, challenge: str, mask: MaskSettings | None, files: set[str] | None = None
 ) -> SliceDataset:
     """The slices of ``data_path`` (only ``files``, by name, when given), pre-processed for
-    inference: seeded masks, no clipping (the network's input is clipped separately)."""
-    mask_func = None
-    if mask is not None:
-        mask_func = create_mask(mask.mask_type, mask.center_fractions, mask.accelerations)
-    transform = UnetDataTransform(challenge, mask_func=mask_func, use_seed=True, clamp=None)
+    inference (``inference_transform``)."""
+    transform = inference_transform(challenge, mask)
     dataset = SliceDataset(data_path, challenge, transform=transform, use_dataset_cache=False)
     if files is not None:
         dataset.raw_samples = [s for s in dataset.raw_samples if s.fname.name in files]
@@ -116,17 +123,14 @@ def _stack(slices: dict[int, np.ndarray]) -> np.ndarray:
     return np.stack([slices[i] for i in sorted(slices)]).astype(np.float32)
 
 
-def volume_batches(dataset: SliceDataset, batch_size: int) -> list[list[int]]:
-    """Indices of ``dataset`` in batches of at most ``batch_size`` slices of a single volume, so
+def volume_batches(volumes: dict[str, list[int]], batch_size: int) -> list[list[int]]:
+    """The indices of each volume (``volume_indices``) in batches of at most ``batch_size``, so
     that volumes of different sizes, or with and without a target, never share a batch."""
-    batches: list[list[int]] = []
-    previous = None
-    for index, sample in enumerate(dataset.raw_samples):
-        if sample.fname != previous or len(batches[-1]) == batch_size:
-            batches.append([])
-        batches[-1].append(index)
-        previous = sample.fname
-    return batches
+    return [
+        indices[start : start + batch_size]
+        for indices in volumes.values()
+        for start in range(0, len(indices), batch_size)
+    ]
 
 
 def reconstruct_volumes(
@@ -150,12 +154,12 @@ def reconstruct_volumes(
     """
     if net is not None:
         net = net.to(device).eval()
-    batches = volume_batches(dataset, batch_size)
-    loader = DataLoader(dataset, batch_sampler=batches, num_workers=num_workers)
+    indices = volume_indices(dataset)
+    loader = DataLoader(
+        dataset, batch_sampler=volume_batches(indices, batch_size), num_workers=num_workers
+    )
+    counts = {Path(path).name: len(slices) for path, slices in indices.items()}
     volumes: dict[str, tuple[dict[int, np.ndarray], dict[int, np.ndarray]]] = {}
-    counts: dict[str, int] = {}
-    for sample in dataset.raw_samples:
-        counts[sample.fname.name] = counts.get(sample.fname.name, 0) + 1
     with tqdm(total=len(dataset), unit="slice", disable=not progress) as bar:
         for batch in loader:
             mean, std = batch.mean[:, None, None], batch.std[:, None, None]

@@ -132,10 +132,10 @@ def reconstruct(
     loaded = load_checkpoint(checkpoint) if checkpoint is not None else None
     recorded = loaded.data if loaded is not None else None
     trained_on = recorded["challenge"] if recorded else None
-    challenge = check_challenge(challenge) if challenge else trained_on or data_challenge(files)
+    in_data = data_challenge(files)
+    challenge = check_challenge(challenge) if challenge else trained_on or in_data
     if trained_on and challenge != trained_on:
         raise ValueError(f"checkpoint {checkpoint}: trained on {trained_on} data, not {challenge}")
-    in_data = data_challenge(files)
     if in_data != challenge:
         raise ValueError(f"data-path: {data_path} holds {in_data} data, not {challenge}")
     mask = resolve_mask(mask_type, accelerations, center_fractions, recorded)

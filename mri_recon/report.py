@@ -42,15 +42,23 @@ def summarize(volumes: list[dict[str, Any]]) -> dict[str, dict[str, float | int]
         for acq in sorted({v["acquisition"] for v in volumes})
     }
     groups[ALL] = volumes
-    summary: dict[str, dict[str, float | int]] = {}
-    for name, members in groups.items():
-        stats: dict[str, float | int] = {"count": len(members)}
-        for metric in METRICS:
-            values = np.array([v[metric] for v in members], dtype=np.float64)
-            stats[f"{metric}_mean"] = float(values.mean())
-            stats[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-        summary[name] = stats
-    return summary
+    return {
+        name: {"count": len(members), **mean_and_std(members)} for name, members in groups.items()
+    }
+
+
+def mean_and_std(records: list[dict[str, Any]]) -> dict[str, float]:
+    """``{metric}_mean`` and ``{metric}_std`` of each metric over ``records``.
+
+    The standard deviation is the sample one (``ddof=1``), as ``fastmri.evaluate`` reports it;
+    it is 0.0 for a single record.
+    """
+    stats = {}
+    for metric in METRICS:
+        values = np.array([record[metric] for record in records], dtype=np.float64)
+        stats[f"{metric}_mean"] = float(values.mean())
+        stats[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return stats
 
 
 @dataclass
