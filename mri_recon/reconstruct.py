@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 
 from mri_recon.data.fastmri_format import RECONSTRUCTION_KEY, check_challenge
-from mri_recon.data.io import atomic_h5
+from mri_recon.data.io import atomic_h5, check_outside
 from mri_recon.data.slice_dataset import list_volume_files
 from mri_recon.inference import (
     reconstruct_volumes,
@@ -86,8 +86,7 @@ def check_output_folder(output_path: Path, data_path: Path, argument: str = "out
     the error names the command-line ``argument`` that gave it."""
     if output_path.exists() and not output_path.is_dir():
         raise ValueError(f"{argument}: {output_path} exists and is not a folder")
-    if output_path.resolve().is_relative_to(data_path.resolve()):
-        raise ValueError(f"{argument}: {output_path} is inside the input folder {data_path}")
+    check_outside(output_path, data_path, argument)
 
 
 def reconstruct(

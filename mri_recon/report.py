@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from mri_recon.data.io import atomic_path
+from mri_recon.data.io import atomic_path, check_outside
 
 METRICS = ("nmse", "psnr", "ssim")
 ALL = "all"  # the summary key over every volume
@@ -186,8 +186,8 @@ def check_report_path(
     if path.exists() and not overwrite:
         raise FileExistsError(f"output: {path} already exists (pass --overwrite to replace it)")
     for folder in inputs:
-        if folder is not None and path.resolve().is_relative_to(Path(folder).resolve()):
-            raise ValueError(f"output: {path} is inside the input folder {folder}")
+        if folder is not None:
+            check_outside(path, folder, "output")
 
 
 def save_json_or_csv(

@@ -12,6 +12,13 @@ from pathlib import Path
 import h5py
 
 
+def check_outside(path: str | Path, folder: str | Path, argument: str) -> None:
+    """Refuses an output ``path`` inside (or equal to) the input ``folder``; the one-line error
+    names the command-line ``argument`` that gave it."""
+    if Path(path).resolve().is_relative_to(Path(folder).resolve()):
+        raise ValueError(f"{argument}: {path} is inside the input folder {folder}")
+
+
 def _umask() -> int:
     """The process's file-creation mask (reading it means setting it, so it is set back)."""
     mask = os.umask(0)
