@@ -1,7 +1,7 @@
 """The ``mri-recon`` command: parses arguments and dispatches to the commands' logic.
 
 Commands:
-    fit, validate, test    training and validation through LightningCLI (``mri_recon.lit.cli``)
+    fit, validate, test    training and validation through LightningCLI (``mri_recon.training.cli``)
     demo                   the main job on the bundled default data
 """
 
@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_lightning(command: str, argv: list[str] | None) -> int:
-    from mri_recon.lit.cli import cli_main
+    from mri_recon.training.cli import cli_main
 
     try:
         cli_main(argv)

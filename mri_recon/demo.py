@@ -50,7 +50,7 @@ def train(data: Path, output_dir: Path, overwrite: bool, overrides: Sequence[str
 
     ``overrides`` are extra ``mri-recon fit`` arguments (tests shrink the run with them).
     """
-    from mri_recon.lit.cli import cli_main
+    from mri_recon.training.cli import cli_main
 
     if not CONFIG.is_file():
         raise FileNotFoundError(f"demo config {CONFIG} not found (run from a source checkout)")

@@ -25,7 +25,7 @@ from mri_recon.inference import (
     select_device,
     volume_dataset,
 )
-from mri_recon.lit.checkpoint import load_checkpoint
+from mri_recon.training.checkpoint import load_checkpoint
 
 
 @dataclass

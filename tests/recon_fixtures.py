@@ -18,7 +18,7 @@ from fastmri.data.subsample import MaskFunc
 from fastmri.data.transforms import VarNetDataTransform, complex_center_crop
 
 from mri_recon.cli import main
-from tests.lit.conftest import fit_args, run_cli
+from tests.training.conftest import fit_args, run_cli
 
 TINY_FIT = ("--model.net.init_args.chans", "4", "--trainer.max_epochs", "1")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from data_prep.simulate import simulate_dataset
-from mri_recon.lit.cli import ReconCLI, cli_main
+from mri_recon.training.cli import ReconCLI, cli_main
 from tests.conftest import SMALL_MULTICOIL
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

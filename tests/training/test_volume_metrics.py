@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from mri_recon.lit.volume_metrics import VolumeMetrics, merge_scores
+from mri_recon.training.volume_metrics import VolumeMetrics, merge_scores
 from mri_recon.metrics import volume_metrics
 
 

@@ -14,7 +14,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from mri_recon.data.datamodule import FastMriDataModule
-from mri_recon.lit.module import ReconModule
+from mri_recon.training.module import ReconModule
 
 CHECKPOINT_DEFAULTS = {
     "checkpoint.monitor": "val/ssim",
