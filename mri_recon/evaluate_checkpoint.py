@@ -17,8 +17,8 @@ from mri_recon.inference import (
     select_device,
     volume_dataset,
 )
-from mri_recon.training.checkpoint import load_checkpoint
 from mri_recon.reconstruct import check_output_folder, data_challenge, data_files
+from mri_recon.training.checkpoint import load_checkpoint
 
 
 def has_target(path: Path, challenge: str) -> bool:

@@ -17,11 +17,11 @@ from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor, nn
 
 from mri_recon.data.transforms import UnetSample
+from mri_recon.models import Unet, load_fastmri_state_dict
+from mri_recon.optim import Adam
 from mri_recon.training.checkpoint import checkpoint_section
 from mri_recon.training.image_logging import log_images
 from mri_recon.training.volume_metrics import VolumeMetrics
-from mri_recon.models import Unet, load_fastmri_state_dict
-from mri_recon.optim import Adam
 
 LOSSES = ("l1", "ssim")
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch.optim.lr_scheduler import StepLR
 
-from mri_recon.training.cli import cli_main
 from mri_recon.models import Unet
 from mri_recon.optim import Adam
+from mri_recon.training.cli import cli_main
 from tests.training.conftest import CONFIGS, fit_args, run_cli
 
 CONFIG_DATA = {

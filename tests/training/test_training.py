@@ -10,10 +10,10 @@ import torch
 
 from mri_recon.evaluate_checkpoint import read_target
 from mri_recon.inference import MaskSettings, reconstruct_volumes, volume_dataset
-from mri_recon.training import load_checkpoint
-from mri_recon.training.cli import cli_main
 from mri_recon.metrics import ssim
 from mri_recon.optim import Adam
+from mri_recon.training import load_checkpoint
+from mri_recon.training.cli import cli_main
 from tests.training.conftest import fit_args, run_cli
 
 # The demo recipe, shrunk: a small U-Net, one process, no workers.

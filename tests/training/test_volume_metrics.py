@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from mri_recon.training.volume_metrics import VolumeMetrics, merge_scores
 from mri_recon.metrics import volume_metrics
+from mri_recon.training.volume_metrics import VolumeMetrics, merge_scores
 
 
 def volumes(seed: int) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
