@@ -1,4 +1,4 @@
-"""Convolution modules over the from-scratch kernels of :mod:`mri_recon.nn.functional`.
+"""Convolution modules over the from-scratch kernels of :mod:`mri_recon.nn.conv_functional`.
 
 ``Conv1d``, ``Conv2d`` and ``ConvTranspose2d`` take torch.nn's constructor arguments, initialise
 their parameters as torch.nn does (same random stream, so equal seeds give equal weights) and
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mri_recon.nn import functional as scratch
+from mri_recon.nn import conv_functional as scratch
 from mri_recon.nn.conv_shapes import IntOrPair, conv_transpose_output_size
 
 IMPLS = ("scratch", "aten")

@@ -2,7 +2,7 @@
 
 The Functions save the input and weight, recompute im2col in the backward (saving the column
 matrix would cost kh * kw times the input's memory per layer) and compute only the gradients
-that ``needs_input_grad`` asks for. The derivation is in :mod:`mri_recon.nn.functional`.
+that ``needs_input_grad`` asks for. The derivation is in :mod:`mri_recon.nn.conv_functional`.
 
 Memory format: the output and the input gradient come back in the format torch's convolutions
 give them, channels-last when the input or the weight is channels-last (torch's own stride test,

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from mri_recon import nn as ours
-from mri_recon.nn import functional as ours_f
+from mri_recon.nn import conv_functional as ours_f
 
 CL = torch.channels_last
 

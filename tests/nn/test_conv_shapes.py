@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mri_recon.nn import functional as ours
+from mri_recon.nn import conv_functional as ours
 
 
 @pytest.mark.parametrize("length", [1, 5, 8, 13])

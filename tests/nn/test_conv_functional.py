@@ -1,4 +1,4 @@
-"""mri_recon.nn.functional convolutions against torch.nn.functional: values, gradients, autocast."""
+"""nn.conv_functional against torch.nn.functional: values, gradients, autocast."""
 
 import pytest
 import torch
@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch.autograd import gradcheck
 
 import mri_recon.nn.conv_matrix as conv_matrix
-from mri_recon.nn import functional as ours
+from mri_recon.nn import conv_functional as ours
+from mri_recon.nn import functional, norm_functional
 
 D = torch.float64
 
@@ -84,6 +85,13 @@ def test_conv1d_matches_torch(x_shape, w_shape, with_bias, kwargs):
 @pytest.mark.parametrize("x_shape,w_shape,with_bias,kwargs", TRANSPOSE_CASES)
 def test_conv_transpose2d_matches_torch(x_shape, w_shape, with_bias, kwargs):
     _compare(ours.conv_transpose2d, F.conv_transpose2d, x_shape, w_shape, with_bias, kwargs)
+
+
+def test_nn_functional_reexports_the_conv_and_norm_forms():
+    for name in functional.__all__:
+        home = ours if name in ours.__all__ else norm_functional
+        assert getattr(functional, name) is getattr(home, name), name
+    assert set(functional.__all__) >= set(ours.__all__)
 
 
 @pytest.mark.parametrize(
