@@ -1,4 +1,4 @@
-"""nn.conv_functional against torch.nn.functional: values, gradients, autocast."""
+"""nn.conv_functional against torch.nn.functional: values, gradients, autocast, adjointness."""
 
 import pytest
 import torch
@@ -85,6 +85,44 @@ def test_conv1d_matches_torch(x_shape, w_shape, with_bias, kwargs):
 @pytest.mark.parametrize("x_shape,w_shape,with_bias,kwargs", TRANSPOSE_CASES)
 def test_conv_transpose2d_matches_torch(x_shape, w_shape, with_bias, kwargs):
     _compare(ours.conv_transpose2d, F.conv_transpose2d, x_shape, w_shape, with_bias, kwargs)
+
+
+def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+@pytest.mark.parametrize(
+    "x_shape,w_shape,kwargs",
+    [(x, w, kw) for x, w, _, kw in CONV2D_CASES if not isinstance(kw.get("padding"), str)],
+)
+def test_conv_transpose2d_is_the_adjoint_of_conv2d(x_shape, w_shape, kwargs):
+    """<conv2d(x, W), y> = <x, conv_transpose2d(y, W)> for all x, y: the adjoint's definition."""
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(x_shape, dtype=D, generator=gen)
+    w = torch.randn(w_shape, dtype=D, generator=gen)
+    conv_x = ours.conv2d(x, w, **kwargs)
+    y = torch.randn(conv_x.shape, dtype=D, generator=gen)
+    stride, padding, dilation = (
+        _pair(kwargs.get(name, default))
+        for name, default in (("stride", 1), ("padding", 0), ("dilation", 1))
+    )
+    # conv2d maps several input sizes to one output size: output_padding picks x's.
+    output_padding = tuple(
+        size - ours.conv_transpose_output_size(*args)
+        for size, *args in zip(
+            x_shape[2:], conv_x.shape[2:], w_shape[2:], stride, padding, dilation, strict=True
+        )
+    )
+    transpose_y = ours.conv_transpose2d(
+        y, w, None, stride, padding, output_padding, kwargs.get("groups", 1), dilation
+    )
+    assert transpose_y.shape == x.shape
+    torch.testing.assert_close(
+        torch.vdot(conv_x.flatten(), y.flatten()),
+        torch.vdot(x.flatten(), transpose_y.flatten()),
+        rtol=1e-12,
+        atol=0,
+    )
 
 
 def test_nn_functional_reexports_the_conv_and_norm_forms():
