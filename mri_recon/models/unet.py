@@ -17,9 +17,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mri_recon.nn import BatchNorm2d, Conv2d, ConvTranspose2d, GroupNorm, InstanceNorm2d
+from mri_recon.nn.impl import check_impl
 
 NORMS = ("instance", "group", "batch", "layer", "none")
-IMPLS = ("scratch", "aten")
 
 
 def make_norm(norm: str, channels: int, num_groups: int, impl: str) -> nn.Module:
@@ -134,8 +134,7 @@ def _check_args(**kwargs: object) -> None:
     if kwargs["norm"] not in NORMS:
         raise ValueError(f"Unet: norm must be one of {NORMS}, got {kwargs['norm']!r}")
     for name in ("conv_impl", "norm_impl"):
-        if kwargs[name] not in IMPLS:
-            raise ValueError(f"Unet: {name} must be one of {IMPLS}, got {kwargs[name]!r}")
+        check_impl(kwargs[name], name, owner="Unet")
     if kwargs["norm"] == "group" and kwargs["chans"] % kwargs["num_groups"] != 0:
         raise ValueError(
             f"Unet: num_groups={kwargs['num_groups']} must divide chans={kwargs['chans']} "

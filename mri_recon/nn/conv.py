@@ -17,8 +17,7 @@ from torch import Tensor, nn
 
 from mri_recon.nn import conv_functional as scratch
 from mri_recon.nn.conv_shapes import IntOrPair, conv_transpose_output_size
-
-IMPLS = ("scratch", "aten")
+from mri_recon.nn.impl import check_impl
 
 
 def _tuple(value: IntOrPair, dims: int, name: str) -> tuple[int, ...]:
@@ -60,8 +59,7 @@ class _ConvNd(nn.Module):
             raise ValueError(
                 f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}"
             )
-        if impl not in IMPLS:
-            raise ValueError(f"{name}: impl must be one of {IMPLS}, got {impl!r}")
+        check_impl(impl, owner=name)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = _tuple(kernel_size, dims, "kernel_size")
         self.stride = _tuple(stride, dims, "stride")

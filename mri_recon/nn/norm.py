@@ -12,13 +12,11 @@ from torch import Tensor, nn
 from torch.nn import init
 
 from mri_recon.nn import norm_functional as NF
-
-IMPLS = ("scratch", "aten")
+from mri_recon.nn.impl import check_impl
 
 
 def _check_args(impl: str, eps: float, **sizes: object) -> None:
-    if impl not in IMPLS:
-        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+    check_impl(impl)
     if not eps > 0:
         raise ValueError(f"eps must be positive, got {eps!r}")
     for name, value in sizes.items():

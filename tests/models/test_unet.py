@@ -6,9 +6,9 @@ from fastmri.models import Unet as FastMriUnet
 from torch import nn
 
 from mri_recon.models import Unet, load_fastmri_state_dict
+from mri_recon.nn.impl import IMPLS
 
 CL = torch.channels_last
-IMPLS = ["scratch", "aten"]
 NORMS = ["instance", "group", "batch", "layer", "none"]
 
 
