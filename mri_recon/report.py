@@ -1,14 +1,17 @@
-"""The result of an evaluation: per-volume metrics, their summary, and how to show and save them.
+"""The one report system: per-volume scores of one or more methods, summarised per group, shown as
+a fixed-width table and saved as JSON or CSV.
 
-``EvaluationReport`` holds the numbers; ``format_table`` renders them as fixed-width text and
-``write_report`` saves them as JSON or CSV, atomically.
+Both evaluations fill a ``Report``: ``evaluate`` on folders (one method, ``prediction``, grouped
+by acquisition plus ``all``, as ``fastmri.evaluate`` summarises) and the model-versus-zero-filled
+comparison of ``evaluate --checkpoint`` and the demo (methods ``zero-filled`` and the network,
+grouped by acceleration). Numbers are shown with one rule (``FORMATS``).
 """
 
 import csv
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,37 +20,20 @@ import numpy as np
 from mri_recon.data.io import atomic_path, check_outside
 
 METRICS = ("nmse", "psnr", "ssim")
-ALL = "all"  # the summary key over every volume
-CSV_COLUMNS = ("row", "fname", "acquisition", "count", *METRICS, "problem")
 FORMATS = {"nmse": ".4f", "psnr": ".2f", "ssim": ".4f"}
+GROUPINGS = ("acquisition", "acceleration")
+ALL = "all"  # the summary group over every volume when grouping by acquisition
+REPORT_SUFFIXES = (".json", ".csv")
+CSV_COLUMNS = ("row", "fname", "acquisition", "acceleration", "group", "method", "count",
+               *METRICS, "problem")  # fmt: skip
 
 
-def summarize(volumes: list[dict[str, Any]]) -> dict[str, dict[str, float | int]]:
-    """Mean and standard deviation of each metric, per acquisition and over all volumes.
-
-    The standard deviation is the sample one (``ddof=1``), as ``fastmri.evaluate`` reports it;
-    it is 0.0 for a group of one volume.
-
-    Args:
-        volumes: per-volume records with keys ``acquisition``, ``nmse``, ``psnr``, ``ssim``.
-
-    Returns:
-        ``{group: {"count", "nmse_mean", "nmse_std", ...}}`` for each acquisition (sorted) and
-        ``"all"``; empty when there are no volumes.
-    """
-    if not volumes:
-        return {}
-    groups = {
-        acq: [v for v in volumes if v["acquisition"] == acq]
-        for acq in sorted({v["acquisition"] for v in volumes})
-    }
-    groups[ALL] = volumes
-    return {
-        name: {"count": len(members), **mean_and_std(members)} for name, members in groups.items()
-    }
+def format_metric(value: float, metric: str) -> str:
+    """``value`` with the digits ``FORMATS`` gives ``metric`` (non-finite values as they are)."""
+    return format(value, FORMATS[metric]) if math.isfinite(value) else str(value)
 
 
-def mean_and_std(records: list[dict[str, Any]]) -> dict[str, float]:
+def mean_and_std(records: Sequence[dict[str, float]]) -> dict[str, float]:
     """``{metric}_mean`` and ``{metric}_std`` of each metric over ``records``.
 
     The standard deviation is the sample one (``ddof=1``), as ``fastmri.evaluate`` reports it;
@@ -62,113 +48,153 @@ def mean_and_std(records: list[dict[str, Any]]) -> dict[str, float]:
 
 
 @dataclass
-class EvaluationReport:
-    """Metrics of every evaluated volume, their summary, and the volumes that were skipped.
+class VolumeScores:
+    """One volume's metrics for each method (at one acceleration, where that applies)."""
+
+    fname: str
+    acquisition: str
+    scores: dict[str, dict[str, float]]  # method -> {"nmse", "psnr", "ssim"}
+    acceleration: int | None = None
+
+
+@dataclass
+class Report:
+    """Scores of volumes, their summary per group, and the volumes that could not be scored.
 
     Attributes:
-        volumes: one ``{"fname", "acquisition", "nmse", "psnr", "ssim"}`` per volume, by name.
-        summary: ``summarize(volumes)``: per acquisition and ``"all"``, the count and the mean
-            and standard deviation of each metric.
-        problems: ``"<fname>: <what>"`` for each volume that could not be evaluated.
+        methods: the methods scored, in table order.
+        group_by: ``acquisition`` (one group per acquisition, plus ``all``) or ``acceleration``.
+        volumes: the scores, in the order they were added.
+        problems: ``"<fname>: <what>"`` for each volume that could not be scored.
+        info: where the numbers come from (e.g. ``{"checkpoint": path}``).
     """
 
-    volumes: list[dict[str, Any]] = field(default_factory=list)
-    summary: dict[str, dict[str, float | int]] = field(default_factory=dict)
+    methods: list[str]
+    group_by: str = "acquisition"
+    volumes: list[VolumeScores] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    info: dict[str, str] = field(default_factory=dict)
 
-    @classmethod
-    def from_volumes(
-        cls, volumes: list[dict[str, Any]], problems: list[str] | None = None
-    ) -> "EvaluationReport":
-        """A report whose summary is computed from ``volumes``."""
-        return cls(list(volumes), summarize(volumes), list(problems or []))
+    def __post_init__(self) -> None:
+        if self.group_by not in GROUPINGS:
+            raise ValueError(f"group_by must be one of {GROUPINGS}, got {self.group_by!r}")
+
+    def add(self, volume: VolumeScores) -> None:
+        """Adds a volume scored by every method of the report."""
+        if set(volume.scores) != set(self.methods):
+            given = sorted(volume.scores)
+            raise ValueError(f"{volume.fname}: scores for {given}, not for {self.methods}")
+        self.volumes.append(volume)
+
+    def groups(self) -> dict[str, list[VolumeScores]]:
+        """The volumes of each summary group, e.g. ``{"AXT2": [...], "all": [...]}`` or
+        ``{"4x": [...], "8x": [...]}``, in sorted order."""
+        if self.group_by == "acceleration":
+            keys = sorted({v.acceleration for v in self.volumes})
+            return {f"{k}x": [v for v in self.volumes if v.acceleration == k] for k in keys}
+        keys = sorted({v.acquisition for v in self.volumes})
+        groups = {k: [v for v in self.volumes if v.acquisition == k] for k in keys}
+        return groups | ({ALL: list(self.volumes)} if self.volumes else {})
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """``{group: {"count": n, method: {"nmse_mean": ..., "nmse_std": ..., ...}}}``."""
+        return {
+            name: {"count": len(members)}
+            | {m: mean_and_std([v.scores[m] for v in members]) for m in self.methods}
+            for name, members in self.groups().items()
+        }
 
     def to_dict(self) -> dict[str, Any]:
-        """The report as plain JSON-ready data: keys ``volumes``, ``summary``, ``problems``."""
+        """JSON-ready: ``info``, ``group_by``, ``methods``, ``volumes``, ``summary`` and
+        ``problems``."""
         return {
-            "volumes": [dict(v) for v in self.volumes],
-            "summary": {name: dict(stats) for name, stats in self.summary.items()},
+            "info": dict(self.info),
+            "group_by": self.group_by,
+            "methods": list(self.methods),
+            "volumes": [asdict(v) for v in self.volumes],
+            "summary": self.summary(),
             "problems": list(self.problems),
         }
 
 
-def _fmt(value: float, metric: str) -> str:
-    return format(value, FORMATS[metric]) if math.isfinite(value) else str(value)
+def _cells(values: Sequence[str], widths: Sequence[int], left: int) -> str:
+    """Cells joined by two spaces: the first ``left`` aligned left, the rest right."""
+    return "  ".join(
+        f"{v:<{w}}" if i < left else f"{v:>{w}}" for i, (v, w) in enumerate(zip(values, widths))
+    )
 
 
-def format_table(report: EvaluationReport) -> str:
-    """The report as fixed-width text: one line per volume, then mean +- std per acquisition.
+def _table(header: list[str], rows: list[list[str]], left: int) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    title = _cells(header, widths, left)
+    return [title, "-" * len(title), *(_cells(row, widths, left) for row in rows)]
 
-    Args:
-        report: the report to render.
 
-    Returns:
-        The table (no trailing newline); skipped volumes are listed last.
-    """
-    name_width = max([len("fname"), *(len(v["fname"]) for v in report.volumes)])
-    acq_width = max([len("acquisition"), *(len(name) for name in report.summary)])
-    lines = [
-        f"{'fname':<{name_width}}  {'acquisition':<{acq_width}}  "
-        f"{'NMSE':>10}  {'PSNR':>8}  {'SSIM':>8}"
-    ]
-    for v in report.volumes:
-        lines.append(
-            f"{v['fname']:<{name_width}}  {v['acquisition']:<{acq_width}}  "
-            f"{_fmt(v['nmse'], 'nmse'):>10}  {_fmt(v['psnr'], 'psnr'):>8}  "
-            f"{_fmt(v['ssim'], 'ssim'):>8}"
-        )
-    if report.summary:
-        cells = [f"{m.upper()} mean +- std" for m in METRICS]
-        lines += [
-            "",
-            f"{'acquisition':<{acq_width}}  {'count':>5}  " + "  ".join(f"{c:>22}" for c in cells),
+def format_table(report: Report, volumes: bool = True) -> str:
+    """The report as fixed-width text: per-volume lines (``volumes``), then mean +- std of each
+    metric per group and method, then the volumes that could not be scored."""
+    several = len(report.methods) > 1
+    lines: list[str] = []
+    if volumes and report.volumes:
+        by = ["acceleration"] if report.group_by == "acceleration" else []
+        header = ["fname", "acquisition", *by, *(["method"] if several else []),
+                  *(m.upper() for m in METRICS)]  # fmt: skip
+        rows = [
+            [
+                v.fname,
+                v.acquisition,
+                *[f"{v.acceleration}x" for _ in by],
+                *([method] if several else []),
+                *(format_metric(v.scores[method][m], m) for m in METRICS),
+            ]  # fmt: skip
+            for v in report.volumes
+            for method in report.methods
         ]
-        for name, stats in report.summary.items():
-            pairs = [
-                f"{_fmt(stats[f'{m}_mean'], m)} +- {_fmt(stats[f'{m}_std'], m)}" for m in METRICS
-            ]
-            lines.append(
-                f"{name:<{acq_width}}  {stats['count']:>5}  " + "  ".join(f"{p:>22}" for p in pairs)
-            )
+        lines += [*_table(header, rows, left=len(header) - len(METRICS)), ""]
+    summary = report.summary()
+    if summary:
+        header = [report.group_by, "method", "volumes", *(m.upper() for m in METRICS)]
+        rows = [
+            [
+                name,
+                method,
+                str(group["count"]),
+                *(
+                    f"{format_metric(group[method][f'{m}_mean'], m)} +- "
+                    f"{format_metric(group[method][f'{m}_std'], m)}"
+                    for m in METRICS
+                ),
+            ]  # fmt: skip
+            for name, group in summary.items()
+            for method in report.methods
+        ]
+        lines += _table(header, rows, left=2)
     else:
-        lines += ["", "no volumes evaluated"]
+        lines.append("no volumes evaluated")
     if report.problems:
         lines += ["", f"skipped {len(report.problems)}:", *(f"  {p}" for p in report.problems)]
     return "\n".join(lines)
 
 
-def _csv_rows(report: EvaluationReport) -> list[dict[str, Any]]:
-    """Volume rows, then a ``mean`` and a ``std`` row per summary group, then problem rows."""
-    rows: list[dict[str, Any]] = [{"row": "volume", "count": 1, **v} for v in report.volumes]
-    for name, stats in report.summary.items():
-        for kind in ("mean", "std"):
-            rows.append(
-                {"row": kind, "acquisition": name, "count": stats["count"]}
-                | {m: stats[f"{m}_{kind}"] for m in METRICS}
-            )
+def _csv_rows(report: Report) -> list[dict[str, Any]]:
+    """A ``volume`` row per volume and method, a ``mean`` and a ``std`` row per group and
+    method, then a ``problem`` row per volume not scored."""
+    rows: list[dict[str, Any]] = []
+    for v in report.volumes:
+        volume = {"fname": v.fname, "acquisition": v.acquisition, "acceleration": v.acceleration}
+        for method in report.methods:
+            rows.append({"row": "volume", "method": method, "count": 1} | volume | v.scores[method])
+    for name, group in report.summary().items():
+        for method in report.methods:
+            for kind in ("mean", "std"):
+                stats = {m: group[method][f"{m}_{kind}"] for m in METRICS}
+                rows.append(
+                    {"row": kind, "group": name, "method": method, "count": group["count"]} | stats
+                )
     for problem in report.problems:
         fname, _, what = problem.partition(": ")
         rows.append({"row": "problem", "fname": fname, "problem": what})
     return rows
-
-
-def write_report(report: EvaluationReport, path: str | Path, overwrite: bool = False) -> Path:
-    """Saves the report as JSON or CSV, chosen by the file suffix, atomically.
-
-    JSON holds ``to_dict()``. CSV has the columns ``row, fname, acquisition, count, nmse, psnr,
-    ssim, problem``: one ``volume`` row per volume, a ``mean`` and a ``std`` row per
-    acquisition and for ``all`` (their ``acquisition`` column names the group), and one
-    ``problem`` row per skipped volume.
-
-    Args:
-        report: the report to save.
-        path: destination ending in ``.json`` or ``.csv``.
-        overwrite: replace an existing file; otherwise ``FileExistsError``.
-
-    Returns:
-        ``path`` as a ``Path``.
-    """
-    return save_json_or_csv(path, report.to_dict(), CSV_COLUMNS, _csv_rows(report), overwrite)
 
 
 def check_report_path(
@@ -181,7 +207,7 @@ def check_report_path(
         FileExistsError: it exists and ``overwrite`` is false.
     """
     path = Path(path)
-    if path.suffix.lower() not in (".json", ".csv"):
+    if path.suffix.lower() not in REPORT_SUFFIXES:
         raise ValueError(f"output: {path} must end in .json or .csv")
     if path.exists() and not overwrite:
         raise FileExistsError(f"output: {path} already exists (pass --overwrite to replace it)")
@@ -190,14 +216,9 @@ def check_report_path(
             check_outside(path, folder, "output")
 
 
-def save_json_or_csv(
-    path: str | Path,
-    data: dict[str, Any],
-    columns: Sequence[str],
-    rows: list[dict[str, Any]],
-    overwrite: bool = False,
-) -> Path:
-    """Writes ``data`` as JSON or ``rows`` as CSV (by ``path``'s suffix), atomically.
+def write_report(report: Report, path: str | Path, overwrite: bool = False) -> Path:
+    """Saves the report atomically as JSON (``to_dict()``) or CSV (``CSV_COLUMNS``), chosen by
+    the suffix of ``path``.
 
     Raises:
         ValueError: the suffix is neither ``.json`` nor ``.csv``.
@@ -205,15 +226,15 @@ def save_json_or_csv(
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".json", ".csv"):
+    if suffix not in REPORT_SUFFIXES:
         raise ValueError(f"{path}: report must end in .json or .csv, got {path.suffix!r}")
     with atomic_path(path, overwrite=overwrite) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             if suffix == ".json":
-                json.dump(data, f, indent=2)
+                json.dump(report.to_dict(), f, indent=2)
                 f.write("\n")
             else:
-                writer = csv.DictWriter(f, fieldnames=list(columns), restval="")
+                writer = csv.DictWriter(f, fieldnames=list(CSV_COLUMNS), restval="")
                 writer.writeheader()
-                writer.writerows(rows)
+                writer.writerows(_csv_rows(report))
     return path

@@ -8,7 +8,7 @@ import h5py
 import pytest
 from PIL import Image
 
-from mri_recon.demo import run_demo, summary_text
+from mri_recon.commands.demo import run_demo, summary_text
 from tests.conftest import SMALL_MULTICOIL
 
 SHRINK = ("--model.net.init_args.chans", "4", "--trainer.max_epochs", "1",
@@ -29,7 +29,8 @@ def test_demo_writes_everything_and_reuses_a_finished_run(tmp_path: Path):
     assert sorted(v["fname"] for v in report["volumes"]) == test_files
     assert set(report["summary"]) == {"4x", "8x"}
     for volume in report["volumes"]:
-        assert 0 < volume["zero_filled"]["ssim"] < 1 and 0 < volume["model"]["ssim"] <= 1
+        scores = volume["scores"]
+        assert 0 < scores["zero-filled"]["ssim"] < 1 and 0 < scores["U-Net"]["ssim"] <= 1
     figures = sorted(result.figures.glob("*.png"))
     assert len(figures) == len(test_files) and Image.open(figures[0]).size[0] > 4 * 32
     text = summary_text(result)
@@ -37,4 +38,4 @@ def test_demo_writes_everything_and_reuses_a_finished_run(tmp_path: Path):
     stamp = (out / "checkpoints" / "last.ckpt").stat().st_mtime_ns
     again = run_demo(out, data_config=config, fit_overrides=SHRINK)
     assert (out / "checkpoints" / "last.ckpt").stat().st_mtime_ns == stamp  # not retrained
-    assert again.report.rows == result.report.rows
+    assert again.report.volumes == result.report.volumes

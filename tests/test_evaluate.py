@@ -13,13 +13,8 @@ import pytest
 from fastmri import evaluate as fm_evaluate
 from fastmri.data.transforms import center_crop
 
-from mri_recon.evaluate import (
-    EvaluationReport,
-    evaluate_folders,
-    format_table,
-    square_crop,
-    write_report,
-)
+from mri_recon.evaluation import PREDICTION, evaluate_folders, square_crop
+from mri_recon.report import Report, VolumeScores, format_table, write_report
 
 TARGET_SHAPE = (3, 41, 32)  # taller than wide: fastmri crops the rows to a 32x32 square
 PRED_SHAPE = (3, 45, 37)  # odd margins: checks the crop offsets
@@ -79,13 +74,23 @@ def scalar(value) -> float:
     return float(np.asarray(value).item())
 
 
+def group_stats(report: Report, group: str) -> dict:
+    """The summary of one group: ``count`` and the prediction's ``{metric}_mean/_std``."""
+    summary = report.summary()[group]
+    return {"count": summary["count"], **summary[PREDICTION]}
+
+
+def metrics(volume: VolumeScores) -> dict[str, float]:
+    return volume.scores[PREDICTION]
+
+
 @pytest.mark.parametrize("acquisition", [None, "AXT2"])
 def test_matches_fastmri_evaluate(folders: tuple[Path, Path], acquisition: str | None) -> None:
     targets, preds = folders
     report = evaluate_folders(targets, preds, "multicoil", acquisition)
     oracle = fastmri_run(targets, preds, "reconstruction_rss", acquisition)
     means, stds = oracle.means(), oracle.stddevs()
-    stats = report.summary["all"]
+    stats = group_stats(report, "all")
     assert stats["count"] == (4 if acquisition is None else 3) == len(report.volumes)
     for metric in ("nmse", "psnr", "ssim"):
         mean, std = scalar(means[metric.upper()]), scalar(stds[metric.upper()])
@@ -97,15 +102,16 @@ def test_matches_fastmri_evaluate(folders: tuple[Path, Path], acquisition: str |
 def test_per_volume_numbers_match_fastmri_functions(folders: tuple[Path, Path]) -> None:
     targets, preds = folders
     report = evaluate_folders(targets, preds)
-    assert [v["fname"] for v in report.volumes] == [f"file_brain_{i}.h5" for i in range(4)]
+    assert [v.fname for v in report.volumes] == [f"file_brain_{i}.h5" for i in range(4)]
     for volume in report.volumes:
-        with h5py.File(targets / volume["fname"]) as t, h5py.File(preds / volume["fname"]) as p:
+        with h5py.File(targets / volume.fname) as t, h5py.File(preds / volume.fname) as p:
             gt = center_crop(t["reconstruction_rss"][()], (32, 32))
             pred = center_crop(p["reconstruction"][()], (32, 32))
-            assert volume["acquisition"] == t.attrs["acquisition"]
-        assert volume["nmse"] == pytest.approx(float(fm_evaluate.nmse(gt, pred)), rel=1e-6)
-        assert volume["psnr"] == pytest.approx(float(fm_evaluate.psnr(gt, pred)), rel=1e-6)
-        assert volume["ssim"] == pytest.approx(float(fm_evaluate.ssim(gt, pred)[0]), rel=1e-6)
+            assert volume.acquisition == t.attrs["acquisition"]
+        got = metrics(volume)
+        assert got["nmse"] == pytest.approx(float(fm_evaluate.nmse(gt, pred)), rel=1e-6)
+        assert got["psnr"] == pytest.approx(float(fm_evaluate.psnr(gt, pred)), rel=1e-6)
+        assert got["ssim"] == pytest.approx(float(fm_evaluate.ssim(gt, pred)[0]), rel=1e-6)
 
 
 def test_square_crop_matches_fastmri_center_crop() -> None:
@@ -118,14 +124,14 @@ def test_square_crop_matches_fastmri_center_crop() -> None:
 
 def test_summary_per_acquisition(folders: tuple[Path, Path]) -> None:
     report = evaluate_folders(*folders)
-    assert list(report.summary) == ["AXFLAIR", "AXT2", "all"]
-    assert report.summary["AXFLAIR"]["count"] == 1
-    assert report.summary["AXFLAIR"]["ssim_std"] == 0.0
-    axt2 = [v["psnr"] for v in report.volumes if v["acquisition"] == "AXT2"]
-    assert report.summary["AXT2"]["psnr_mean"] == pytest.approx(np.mean(axt2))
-    assert report.summary["AXT2"]["psnr_std"] == pytest.approx(np.std(axt2, ddof=1))
+    assert list(report.summary()) == ["AXFLAIR", "AXT2", "all"]
+    assert group_stats(report, "AXFLAIR")["count"] == 1
+    assert group_stats(report, "AXFLAIR")["ssim_std"] == 0.0
+    axt2 = [metrics(v)["psnr"] for v in report.volumes if v.acquisition == "AXT2"]
+    assert group_stats(report, "AXT2")["psnr_mean"] == pytest.approx(np.mean(axt2))
+    assert group_stats(report, "AXT2")["psnr_std"] == pytest.approx(np.std(axt2, ddof=1))
     only_flair = evaluate_folders(*folders, acquisition="AXFLAIR")
-    assert [v["fname"] for v in only_flair.volumes] == ["file_brain_1.h5"]
+    assert [v.fname for v in only_flair.volumes] == ["file_brain_1.h5"]
 
 
 def test_singlecoil_uses_esc_and_matches_fastmri(tmp_path: Path) -> None:
@@ -141,10 +147,11 @@ def test_singlecoil_uses_esc_and_matches_fastmri(tmp_path: Path) -> None:
     with h5py.File(targets / "file0.h5") as t, h5py.File(preds / "file0.h5") as p:
         esc = center_crop(t["reconstruction_esc"][()], (32, 32))
         pred = center_crop(p["reconstruction"][()], (32, 32))
-    assert explicit.volumes[0]["nmse"] == pytest.approx(float(fm_evaluate.nmse(esc, pred)))
-    assert rss.volumes[0]["nmse"] > explicit.volumes[0]["nmse"] + 0.01
+    assert metrics(explicit.volumes[0])["nmse"] == pytest.approx(float(fm_evaluate.nmse(esc, pred)))
+    assert metrics(rss.volumes[0])["nmse"] > metrics(explicit.volumes[0])["nmse"] + 0.01
     oracle = fastmri_run(targets, preds, "reconstruction_esc").means()
-    assert explicit.summary["all"]["ssim_mean"] == pytest.approx(scalar(oracle["SSIM"]), rel=1e-6)
+    ssim_mean = group_stats(explicit, "all")["ssim_mean"]
+    assert ssim_mean == pytest.approx(scalar(oracle["SSIM"]), rel=1e-6)
 
 
 def test_problems_are_reported_by_name(folders: tuple[Path, Path]) -> None:
@@ -161,7 +168,7 @@ def test_problems_are_reported_by_name(folders: tuple[Path, Path]) -> None:
     with h5py.File(preds / "small.h5", "w") as hf:
         hf.create_dataset("reconstruction", data=np.ones((3, 40, 31), np.float32))
     report = evaluate_folders(targets, preds)
-    assert [v["fname"] for v in report.volumes] == ["file_brain_3.h5"]
+    assert [v.fname for v in report.volumes] == ["file_brain_3.h5"]
     problems = dict(p.split(": ", 1) for p in report.problems)
     assert set(problems) == {
         "broken.h5",
@@ -203,15 +210,16 @@ def test_json_and_csv_round_trip(folders: tuple[Path, Path], tmp_path: Path) -> 
     with open(csv_path, newline="") as f:
         rows = list(csv.DictReader(f))
     volume_rows = [r for r in rows if r["row"] == "volume"]
-    assert [r["fname"] for r in volume_rows] == [v["fname"] for v in report.volumes]
+    assert [r["fname"] for r in volume_rows] == [v.fname for v in report.volumes]
     for row, volume in zip(volume_rows, report.volumes):
-        assert row["acquisition"] == volume["acquisition"]
+        assert row["acquisition"] == volume.acquisition and row["method"] == PREDICTION
         for metric in ("nmse", "psnr", "ssim"):
-            assert float(row[metric]) == volume[metric]
+            assert float(row[metric]) == metrics(volume)[metric]
     for kind in ("mean", "std"):
-        summary_rows = {r["acquisition"]: r for r in rows if r["row"] == kind}
-        assert set(summary_rows) == set(report.summary)
-        for name, stats in report.summary.items():
+        summary_rows = {r["group"]: r for r in rows if r["row"] == kind}
+        assert set(summary_rows) == set(report.summary())
+        for name in report.summary():
+            stats = group_stats(report, name)
             assert int(summary_rows[name]["count"]) == stats["count"]
             assert float(summary_rows[name]["psnr"]) == stats[f"psnr_{kind}"]
     problem_rows = [r for r in rows if r["row"] == "problem"]
@@ -222,16 +230,15 @@ def test_json_and_csv_round_trip(folders: tuple[Path, Path], tmp_path: Path) -> 
 
 
 def test_write_report_refuses_overwrite_and_bad_suffix(tmp_path: Path) -> None:
-    report = EvaluationReport.from_volumes(
-        [{"fname": "a.h5", "acquisition": "AXT2", "nmse": 0.1, "psnr": 30.0, "ssim": 0.9}]
-    )
+    report = Report(methods=[PREDICTION])
+    report.add(VolumeScores("a.h5", "AXT2", {PREDICTION: {"nmse": 0.1, "psnr": 30.0, "ssim": 0.9}}))
     path = tmp_path / "r.json"
     path.write_text("keep")
     with pytest.raises(FileExistsError, match="r.json"):
         write_report(report, path)
     assert path.read_text() == "keep"
     write_report(report, path, overwrite=True)
-    assert json.loads(path.read_text())["summary"]["all"]["psnr_mean"] == 30.0
+    assert json.loads(path.read_text())["summary"]["all"][PREDICTION]["psnr_mean"] == 30.0
     with pytest.raises(ValueError, match=r"r\.txt: report must end in \.json or \.csv"):
         write_report(report, tmp_path / "r.txt")
     assert not (tmp_path / "r.txt").exists()
@@ -243,21 +250,21 @@ def test_format_table(folders: tuple[Path, Path]) -> None:
     report = evaluate_folders(targets, preds)
     text = format_table(report)
     lines = text.splitlines()
-    volume_lines = lines[1:4]
-    assert len({len(line) for line in [lines[0], *volume_lines]}) == 1
+    volume_lines = lines[2:5]
+    assert len({len(line) for line in lines[:5]}) == 1
     for line, volume in zip(volume_lines, report.volumes):
-        assert line.startswith(volume["fname"])
-        assert f"{volume['psnr']:.2f}" in line
+        assert line.startswith(volume.fname)
+        assert f"{metrics(volume)['psnr']:.2f}" in line
     all_line = next(line for line in lines if line.startswith("all "))
-    stats = report.summary["all"]
+    stats = group_stats(report, "all")
     assert f"{stats['ssim_mean']:.4f} +- {stats['ssim_std']:.4f}" in all_line
     assert lines[-1].strip().startswith("file_brain_0.h5: no prediction file")
-    assert "no volumes evaluated" in format_table(EvaluationReport())
+    assert "no volumes evaluated" in format_table(Report(methods=[PREDICTION]))
 
 
 def test_evaluate_does_not_import_lightning() -> None:
     code = (
-        "import sys, mri_recon.evaluate; "
+        "import sys, mri_recon.evaluation; "
         "print(any(m.split('.')[0] in ('lightning', 'pytorch_lightning') for m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -1,27 +1,30 @@
-"""The fastMRI data layer: slice datasets, undersampling masks, U-Net transforms and loaders."""
+"""The fastMRI data layer: slice datasets, undersampling masks, U-Net transforms and loaders.
 
-from mri_recon.data.file_check import BadFileError
-from mri_recon.data.masks import create_mask
-from mri_recon.data.slice_dataset import SliceDataset
-from mri_recon.data.transforms import UnetDataTransform, UnetSample
-from mri_recon.data.volume_sampler import VolumeSampler
+The names below load on first use (PEP 562), so the light modules of this package
+(``fastmri_format``, ``masks``: the command line's choices) import without torch, h5py or fastmri,
+and the simulator does not pay for Lightning.
+"""
 
-__all__ = [
-    "BadFileError",
-    "FastMriDataModule",
-    "SliceDataset",
-    "UnetDataTransform",
-    "UnetSample",
-    "VolumeSampler",
-    "create_mask",
-]
+from importlib import import_module
+
+_HOMES = {
+    "BadFileError": "file_check",
+    "FastMriDataModule": "datamodule",
+    "SliceDataset": "slice_dataset",
+    "UnetDataTransform": "transforms",
+    "UnetSample": "transforms",
+    "VolumeSampler": "volume_sampler",
+    "create_mask": "masks",
+}
+
+__all__ = sorted(_HOMES)
 
 
 def __getattr__(name: str) -> object:
-    # The data module imports pytorch_lightning, which takes seconds: load it on first use only,
-    # so that the simulator and other light users of this package start fast.
-    if name == "FastMriDataModule":
-        from mri_recon.data.datamodule import FastMriDataModule
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)
 
-        return FastMriDataModule
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

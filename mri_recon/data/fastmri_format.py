@@ -13,7 +13,13 @@ ISMRMRD_NAMESPACE = "http://www.ismrm.org/ISMRMRD"
 KSPACE_KEY = "kspace"
 MASK_KEY = "mask"
 HEADER_KEY = "ismrmrd_header"
-RECONSTRUCTION_KEY = "reconstruction"
+RECONSTRUCTION_KEY = "reconstruction"  # fastMRI's submission files
+ESC_KEY = "reconstruction_esc"  # singlecoil targets (emulated single coil)
+RSS_KEY = "reconstruction_rss"  # multicoil targets (root sum of squares)
+
+# fastMRI's pairing of acceleration and centre fraction (4x with 8% of the centre lines, 8x with
+# 4%): the default wherever only accelerations are given.
+STANDARD_CENTER_FRACTIONS = {4: 0.08, 8: 0.04}
 
 
 def check_challenge(challenge: str) -> str:
@@ -26,7 +32,7 @@ def check_challenge(challenge: str) -> str:
 def target_key(challenge: str) -> str:
     """The HDF5 key of the fully sampled target: ESC for singlecoil, RSS for multicoil."""
     check_challenge(challenge)
-    return "reconstruction_esc" if challenge == "singlecoil" else "reconstruction_rss"
+    return ESC_KEY if challenge == "singlecoil" else RSS_KEY
 
 
 def split_dir(root: str | Path, challenge: str, split: str) -> Path:

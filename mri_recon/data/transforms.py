@@ -49,6 +49,13 @@ class UnetSample(NamedTuple):
     slice_num: int
     max_value: float
 
+    def unnormalize(self, image: Tensor) -> Tensor:
+        """``image * std + mean``: an image normalised like this sample (per slice for a batch)
+        back in the data's scale, the inverse of the transform's normalisation."""
+        if self.mean.dim() == 0:
+            return image * self.std + self.mean
+        return image * self.std[:, None, None] + self.mean[:, None, None]
+
 
 def mask_seed(fname: str) -> tuple[int, ...]:
     """The per-volume mask seed fastmri uses: the file name's character codes."""

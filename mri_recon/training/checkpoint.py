@@ -29,6 +29,7 @@ SECTION = "mri_recon"
 FORMAT = 1
 DATA_KEYS = ("challenge", "mask_type", "center_fractions", "accelerations")
 NET_PREFIX = "net."
+NET_NAMES = {"Unet": "U-Net"}  # how reports and figures name each network class
 
 
 def checkpoint_section(net: nn.Module, data_hparams: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -66,6 +67,12 @@ class ReconCheckpoint:
     data: dict[str, Any] | None
     epoch: int
     global_step: int
+
+    @property
+    def net_name(self) -> str:
+        """The network's name in reports and figures, e.g. ``U-Net``."""
+        name = type(self.net).__name__
+        return NET_NAMES.get(name, name)
 
 
 def load_checkpoint(path: str | Path) -> ReconCheckpoint:

@@ -1,19 +1,24 @@
 """``mri-recon fit|validate|test``: Lightning's CLI over ``ReconModule`` and ``FastMriDataModule``.
 
-Every default lives in a constructor signature (the modules', the Trainer's, ModelCheckpoint's);
-configs in ``configs/`` set what a recipe changes. The checkpoint callback is part of the parser
+Every default lives in a constructor signature (the modules', the Trainer's, the callbacks');
+configs in ``configs/`` set what a recipe changes, and ``--config NAME`` reads a bundled recipe
+by name (``mri_recon.recipes``). Two callbacks are part of the parser: the checkpoint callback
 (``--checkpoint.*``), preset to keep the best model by ``val/ssim`` and ``last.ckpt`` in
-``<default_root_dir>/checkpoints``.
+``<default_root_dir>/checkpoints``, and the validation images (``--val_images.num_images``).
 """
 
 import os
+import sys
+from argparse import Namespace
 from collections.abc import Sequence
 from typing import Any
 
 from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
 
 from mri_recon.data.datamodule import FastMriDataModule
+from mri_recon.recipes import resolve_config_arguments
+from mri_recon.training.callbacks import ValidationImages
 from mri_recon.training.module import ReconModule
 
 CHECKPOINT_DEFAULTS = {
@@ -26,7 +31,8 @@ CHECKPOINT_DEFAULTS = {
 
 
 class ReconCLI(LightningCLI):
-    """LightningCLI with the best-``val/ssim`` checkpoint callback and no ``predict``."""
+    """LightningCLI with the best-``val/ssim`` checkpoint callback, validation images, bundled
+    recipes by name and no ``predict``."""
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
@@ -39,6 +45,17 @@ class ReconCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(CHECKPOINT_DEFAULTS)
+        parser.add_lightning_class_args(ValidationImages, "val_images")
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
+        """Parses ``args`` (``sys.argv`` when ``None``), reading ``--config NAME`` of a bundled
+        recipe as that recipe's file."""
+        if isinstance(args, dict | Namespace):
+            super().parse_arguments(parser, args)
+            return
+        self.config = parser.parse_args(
+            resolve_config_arguments(sys.argv[1:] if args is None else args)
+        )
 
     def before_instantiate_classes(self) -> None:
         """Checkpoints go to ``<default_root_dir>/checkpoints`` unless ``--checkpoint.dirpath``

@@ -20,7 +20,6 @@ from mri_recon.data.transforms import UnetSample
 from mri_recon.models import Unet, load_fastmri_state_dict
 from mri_recon.optim import Adam
 from mri_recon.training.checkpoint import checkpoint_section
-from mri_recon.training.image_logging import log_images
 from mri_recon.training.volume_metrics import VolumeMetrics
 
 LOSSES = ("l1", "ssim")
@@ -38,8 +37,6 @@ class ReconModule(pl.LightningModule):
             ``torch.optim`` class (default: this project's ``Adam``, lr 1e-3).
         lr_scheduler: builds a learning-rate scheduler from the optimizer (stepped per epoch),
             e.g. ``StepLR`` or ``CosineAnnealingLR``; ``None`` keeps the rate constant.
-        num_log_images: validation slices whose target, reconstruction and error are logged per
-            validation run (TensorBoard).
         pretrained: a ``fastmri.models.Unet`` state dict file (fastMRI's published U-Net weights
             or a fastMRI Lightning checkpoint) loaded into ``net`` before training; see
             ``mri_recon.models.fastmri_weights`` for the mapping.
@@ -51,14 +48,11 @@ class ReconModule(pl.LightningModule):
         loss: str = "l1",
         optimizer: OptimizerCallable = Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
-        num_log_images: int = 4,
         pretrained: str | None = None,
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-        if num_log_images < 0:
-            raise ValueError(f"num_log_images must be >= 0, got {num_log_images}")
         self.save_hyperparameters(ignore=["net", "optimizer", "lr_scheduler"])
         self.net = net if net is not None else Unet(in_chans=1, out_chans=1)
         if pretrained is not None:
@@ -68,7 +62,6 @@ class ReconModule(pl.LightningModule):
         self.optimizer_factory = optimizer
         self.lr_scheduler_factory = lr_scheduler
         self.metrics = VolumeMetrics()
-        self.image_batches: set[int] = set()
 
     def forward(self, image: Tensor) -> Tensor:
         """Reconstructs normalised images, (batch, H, W) -> (batch, H, W)."""
@@ -77,8 +70,7 @@ class ReconModule(pl.LightningModule):
     def _loss(self, output: Tensor, batch: UnetSample) -> Tensor:
         if self.ssim_loss is None:
             return F.l1_loss(output, batch.target)
-        mean, std = batch.mean[:, None, None], batch.std[:, None, None]
-        output, target = output * std + mean, batch.target * std + mean
+        output, target = batch.unnormalize(output), batch.unnormalize(batch.target)
         max_value = batch.max_value.to(output)  # 0 where the file has no 'max' attribute
         data_range = torch.where(max_value > 0, max_value, target.amax(dim=(-2, -1)))
         return self.ssim_loss(output.unsqueeze(1), target.unsqueeze(1), data_range)
@@ -97,16 +89,14 @@ class ReconModule(pl.LightningModule):
     def training_step(self, batch: UnetSample, batch_idx: int) -> Tensor:
         return self._common_step(batch, "train")[0]
 
-    def _evaluation_step(self, batch: UnetSample, batch_idx: int, stage: str) -> None:
+    def _evaluation_step(self, batch: UnetSample, stage: str) -> dict[str, Tensor] | None:
+        """Scores the batch; returns its un-normalised output and target (for callbacks)."""
         if batch.target.dim() < 3:  # files without targets (the test split): nothing to score
-            return
+            return None
         _, output = self._common_step(batch, stage)
-        mean, std = batch.mean[:, None, None], batch.std[:, None, None]
-        output, target = output * std + mean, batch.target * std + mean
+        output, target = batch.unnormalize(output), batch.unnormalize(batch.target)
         self.metrics.update(batch.fname, batch.slice_num, output, target, batch.max_value)
-        if stage == "val" and batch_idx in self.image_batches:
-            tag, step = f"val_images/{batch_idx}", self.global_step
-            log_images(self.loggers, tag, output[0], target[0], step)
+        return {"output": output, "target": target}
 
     def _evaluation_epoch_end(self, stage: str) -> None:
         results = self.metrics.compute()
@@ -123,12 +113,9 @@ class ReconModule(pl.LightningModule):
 
     def on_validation_epoch_start(self) -> None:
         self.metrics.reset()
-        batches = self.trainer.num_val_batches[0] if self.trainer.num_val_batches else 0
-        count = min(self.hparams.num_log_images, int(batches))
-        self.image_batches = {int(i * batches / count) for i in range(count)} if count else set()
 
-    def validation_step(self, batch: UnetSample, batch_idx: int) -> None:
-        self._evaluation_step(batch, batch_idx, "val")
+    def validation_step(self, batch: UnetSample, batch_idx: int) -> dict[str, Tensor] | None:
+        return self._evaluation_step(batch, "val")
 
     def on_validation_epoch_end(self) -> None:
         self._evaluation_epoch_end("val")
@@ -136,8 +123,8 @@ class ReconModule(pl.LightningModule):
     def on_test_epoch_start(self) -> None:
         self.metrics.reset()
 
-    def test_step(self, batch: UnetSample, batch_idx: int) -> None:
-        self._evaluation_step(batch, batch_idx, "test")
+    def test_step(self, batch: UnetSample, batch_idx: int) -> dict[str, Tensor] | None:
+        return self._evaluation_step(batch, "test")
 
     def on_test_epoch_end(self) -> None:
         self._evaluation_epoch_end("test")

@@ -1,12 +1,13 @@
-"""Running a trained network over whole volumes: the core of ``reconstruct`` and ``evaluate``.
+"""The volume loop: a trained network over whole volumes, the core of ``reconstruct``,
+``evaluate --checkpoint`` and the demo.
 
 Slices are read and pre-processed exactly as validation does (``UnetDataTransform`` with masks
 seeded per file; test files keep their stored mask), the network's output is un-normalised
-(``* std + mean``) and the slices are stacked back into volumes. The zero-filled baseline comes
-along for free: it is the un-normalised, unclipped network input.
+(``UnetSample.unnormalize``) and the slices are stacked back into volumes. The zero-filled
+baseline comes along for free: it is the un-normalised, unclipped network input.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,73 +21,7 @@ from mri_recon.data.masks import create_mask
 from mri_recon.data.slice_dataset import SliceDataset
 from mri_recon.data.transforms import CLAMP, UnetDataTransform
 from mri_recon.data.volume_sampler import volume_indices
-
-# fastMRI's pairing of acceleration and centre fraction, used when only accelerations are given.
-STANDARD_CENTER_FRACTIONS = {4: 0.08, 8: 0.04}
-ACCELERATORS = ("auto", "cpu", "gpu")
-
-
-@dataclass
-class MaskSettings:
-    """How fully sampled files are undersampled (files with a stored mask ignore it)."""
-
-    mask_type: str
-    center_fractions: list[float]
-    accelerations: list[int]
-
-
-def resolve_mask(
-    mask_type: str | None,
-    accelerations: Sequence[int] | None,
-    center_fractions: Sequence[float] | None,
-    recorded: dict | None,
-) -> MaskSettings | None:
-    """The mask settings to use: the given ones, else those ``recorded`` in a checkpoint.
-
-    Missing centre fractions for accelerations 4 and 8 follow fastMRI (0.08 and 0.04).
-
-    Returns:
-        The settings, or ``None`` when neither arguments nor a record give any.
-
-    Raises:
-        ValueError: centre fractions are needed but missing, or their count does not match.
-    """
-    recorded = recorded or {}
-    if accelerations is None:
-        if mask_type is None and center_fractions is None and not recorded:
-            return None
-        accelerations = recorded.get("accelerations")
-        center_fractions = center_fractions or recorded.get("center_fractions")
-        if accelerations is None:
-            raise ValueError("accelerations: needed with --mask-type/--center-fractions")
-    if center_fractions is None:
-        missing = [a for a in accelerations if a not in STANDARD_CENTER_FRACTIONS]
-        if missing:
-            raise ValueError(
-                f"center-fractions: needed for accelerations {missing} (fastMRI's defaults cover "
-                f"only {sorted(STANDARD_CENTER_FRACTIONS)})"
-            )
-        center_fractions = [STANDARD_CENTER_FRACTIONS[a] for a in accelerations]
-    if len(center_fractions) != len(accelerations):
-        raise ValueError(
-            f"center-fractions: {len(center_fractions)} given "
-            f"for {len(accelerations)} accelerations"
-        )
-    return MaskSettings(
-        mask_type=mask_type or recorded.get("mask_type", "random"),
-        center_fractions=[float(f) for f in center_fractions],
-        accelerations=[int(a) for a in accelerations],
-    )
-
-
-def select_device(accelerator: str) -> torch.device:
-    """``cpu``, ``gpu`` (CUDA, required) or ``auto`` (CUDA when available)."""
-    if accelerator not in ACCELERATORS:
-        raise ValueError(f"accelerator must be one of {ACCELERATORS}, got {accelerator!r}")
-    if accelerator == "gpu" and not torch.cuda.is_available():
-        raise ValueError("accelerator: gpu requested but no CUDA device is available")
-    use_gpu = accelerator != "cpu" and torch.cuda.is_available()
-    return torch.device("cuda" if use_gpu else "cpu")
+from mri_recon.options import MaskSettings
 
 
 def inference_transform(challenge: str, mask: MaskSettings | None) -> UnetDataTransform:
@@ -99,14 +34,18 @@ def inference_transform(challenge: str, mask: MaskSettings | None) -> UnetDataTr
 
 
 def volume_dataset(
-    data_path: str | Path, challenge: str, mask: MaskSettings | None, files: set[str] | None = None
+    data_path: str | Path,
+    challenge: str,
+    mask: MaskSettings | None,
+    files: Iterable[str] | None = None,
 ) -> SliceDataset:
     """The slices of ``data_path`` (only ``files``, by name, when given), pre-processed for
     inference (``inference_transform``)."""
     transform = inference_transform(challenge, mask)
     dataset = SliceDataset(data_path, challenge, transform=transform, use_dataset_cache=False)
     if files is not None:
-        dataset.raw_samples = [s for s in dataset.raw_samples if s.fname.name in files]
+        names = set(files)
+        dataset.raw_samples = [s for s in dataset.raw_samples if s.fname.name in names]
     return dataset
 
 
@@ -162,14 +101,13 @@ def reconstruct_volumes(
     volumes: dict[str, tuple[dict[int, np.ndarray], dict[int, np.ndarray]]] = {}
     with tqdm(total=len(dataset), unit="slice", disable=not progress) as bar:
         for batch in loader:
-            mean, std = batch.mean[:, None, None], batch.std[:, None, None]
-            zero_filled = batch.image * std + mean
+            zero_filled = batch.unnormalize(batch.image)
             output = zero_filled
             if net is not None:
                 image = batch.image.clamp(-CLAMP, CLAMP).unsqueeze(1).to(device)
                 try:
                     with torch.inference_mode():
-                        output = net(image).squeeze(1).float().cpu() * std + mean
+                        output = batch.unnormalize(net(image).squeeze(1).float().cpu())
                 except ValueError as error:  # e.g. an image too small for the network's pooling
                     raise ValueError(f"{batch.fname[0]}: {error}") from None
             for i, fname in enumerate(batch.fname):

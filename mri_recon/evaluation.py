@@ -5,18 +5,22 @@ crop, skipping (and recording) volumes it cannot evaluate instead of stopping at
 """
 
 from pathlib import Path
-from typing import Any
 
 import h5py
 import numpy as np
 
-from mri_recon.data.fastmri_format import RECONSTRUCTION_KEY, check_challenge, target_key
+from mri_recon.data.fastmri_format import (
+    ESC_KEY,
+    RECONSTRUCTION_KEY,
+    RSS_KEY,
+    check_challenge,
+    target_key,
+)
 from mri_recon.metrics import volume_metrics
-from mri_recon.report import EvaluationReport, format_table, write_report
-
-__all__ = ["EvaluationReport", "evaluate_folders", "format_table", "square_crop", "write_report"]
+from mri_recon.report import Report, VolumeScores
 
 UNKNOWN_ACQUISITION = "unknown"
+PREDICTION = "prediction"  # the one method of a folder evaluation
 
 
 class VolumeProblem(Exception):
@@ -44,7 +48,8 @@ def square_crop(volume: np.ndarray, side: int) -> np.ndarray:
     return volume[..., top : top + side, left : left + side]
 
 
-def _acquisition(attrs: h5py.AttributeManager) -> str:
+def acquisition_of(attrs: h5py.AttributeManager) -> str:
+    """A file's ``acquisition`` attribute as text (``unknown`` when absent)."""
     value = attrs.get("acquisition", UNKNOWN_ACQUISITION)
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -60,12 +65,10 @@ def _target_key(target: h5py.File, challenge: str | None) -> str:
         if key not in target:
             raise VolumeProblem(f"no {key!r} dataset ({challenge} target)")
         return key
-    for key in (target_key("singlecoil"), target_key("multicoil")):
+    for key in (ESC_KEY, RSS_KEY):
         if key in target:
             return key
-    raise VolumeProblem(
-        f"neither {target_key('singlecoil')!r} nor {target_key('multicoil')!r} in the file"
-    )
+    raise VolumeProblem(f"neither {ESC_KEY!r} nor {RSS_KEY!r} in the file")
 
 
 def _read_prediction(path: Path) -> np.ndarray:
@@ -112,7 +115,7 @@ def evaluate_folders(
     predictions_path: str | Path,
     challenge: str | None = None,
     acquisition: str | None = None,
-) -> EvaluationReport:
+) -> Report:
     """NMSE, PSNR and SSIM of every reconstruction against its fastMRI target.
 
     Matches ``fastmri.evaluate.evaluate`` (fastmri 0.3.0) number for number where both run:
@@ -132,8 +135,8 @@ def evaluate_folders(
         acquisition: evaluate only files whose ``acquisition`` attribute equals this.
 
     Returns:
-        The report: per-volume metrics, summary per acquisition and overall, and problems
-        (``"<fname>: <what>"``) for volumes skipped.
+        The report (method ``prediction``): per-volume metrics, summary per acquisition and
+        overall, and problems (``"<fname>: <what>"``) for volumes skipped.
     """
     target_path, predictions_path = Path(target_path), Path(predictions_path)
     if challenge is not None:
@@ -146,23 +149,22 @@ def evaluate_folders(
     if not target_files:
         raise ValueError(f"target-path: {target_path}: no *.h5 files")
 
-    volumes: list[dict[str, Any]] = []
-    problems: list[str] = []
+    report = Report(methods=[PREDICTION], group_by="acquisition")
     for target_file in target_files:
         fname = target_file.name
         try:
             with h5py.File(target_file, "r") as hf:
-                volume_acquisition = _acquisition(hf.attrs)
+                volume_acquisition = acquisition_of(hf.attrs)
                 if acquisition is not None and volume_acquisition != acquisition:
                     continue
                 target = hf[_target_key(hf, challenge)][()]
             prediction = _read_prediction(predictions_path / fname)
             metrics = _evaluate_volume(target, prediction)
         except VolumeProblem as problem:
-            problems.append(f"{fname}: {problem}")
+            report.problems.append(f"{fname}: {problem}")
             continue
         except OSError as err:
-            problems.append(f"{fname}: cannot read target ({err})")
+            report.problems.append(f"{fname}: cannot read target ({err})")
             continue
-        volumes.append({"fname": fname, "acquisition": volume_acquisition, **metrics})
-    return EvaluationReport.from_volumes(volumes, problems)
+        report.add(VolumeScores(fname, volume_acquisition, {PREDICTION: metrics}))
+    return report

@@ -1,0 +1,141 @@
+"""``mri-recon evaluate``: fastMRI's NMSE / PSNR / SSIM, in two forms.
+
+- Folders (``--target-path``, ``--predictions-path``): every reconstruction against its target,
+  number for number as ``fastmri.evaluate`` (``mri_recon.evaluation``).
+- A checkpoint (``--checkpoint``, ``--data-path``): fully sampled volumes undersampled at each
+  acceleration, reconstructed in memory and scored against the zero-filled baseline
+  (``mri_recon.inference.comparison``), with a figure per volume on request.
+"""
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mri_recon.data.fastmri_format import CHALLENGES
+from mri_recon.options import MaskOptions, RunOptions, add_options, from_options
+
+if TYPE_CHECKING:
+    from mri_recon.report import Report
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds ``evaluate`` and its options."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score reconstructions (or a checkpoint) with fastMRI's NMSE / PSNR / SSIM",
+        description="Either compare a predictions folder with a targets folder (--target-path, "
+        "--predictions-path), or reconstruct fully sampled data in memory with a checkpoint and "
+        "compare it with the zero-filled baseline (--checkpoint, --data-path).",
+    )
+    parser.add_argument("--target-path", type=Path, help="folder of target .h5 files")
+    parser.add_argument("--predictions-path", type=Path, help="folder of reconstructions")
+    parser.add_argument(
+        "--challenge", choices=CHALLENGES, help="default: the checkpoint's, else the files'"
+    )
+    parser.add_argument("--acquisition", help="only volumes with this acquisition attribute")
+    parser.add_argument("--checkpoint", type=Path, help="checkpoint written by mri-recon fit")
+    parser.add_argument("--data-path", type=Path, help="fully sampled .h5 files with targets")
+    add_options(parser, MaskOptions)
+    add_options(parser, RunOptions)
+    parser.add_argument("--output", type=Path, help="write the report here (.json or .csv)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    parser.add_argument("--figures", type=Path, help="folder for one comparison PNG per volume")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs ``evaluate`` from parsed arguments: prints the table, writes ``--output``."""
+    from mri_recon.report import check_report_path, format_table, write_report
+
+    folders = args.target_path is not None or args.predictions_path is not None
+    if folders == (args.checkpoint is not None):
+        raise ValueError(
+            "give either --target-path and --predictions-path, or --checkpoint and --data-path"
+        )
+    if args.output is not None:
+        inputs = (args.target_path, args.predictions_path, args.data_path)
+        check_report_path(args.output, args.overwrite, inputs)
+    if folders:
+        from mri_recon.evaluation import evaluate_folders
+
+        if args.target_path is None or args.predictions_path is None:
+            raise ValueError("--target-path and --predictions-path go together")
+        report = evaluate_folders(
+            args.target_path, args.predictions_path, args.challenge, args.acquisition
+        )
+    else:
+        if args.data_path is None:
+            raise ValueError("--checkpoint needs --data-path")
+        report = evaluate_checkpoint(
+            args.checkpoint,
+            args.data_path,
+            challenge=args.challenge,
+            mask=from_options(MaskOptions, args),
+            options=from_options(RunOptions, args),
+            figures=args.figures,
+        )
+    print(format_table(report, volumes=folders))
+    if args.output is not None:
+        print(f"wrote {write_report(report, args.output, overwrite=args.overwrite)}")
+    return 0
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    data_path: str | Path,
+    challenge: str | None = None,
+    mask: MaskOptions | None = None,
+    options: RunOptions | None = None,
+    figures: str | Path | None = None,
+    progress: bool = True,
+) -> "Report":
+    """Scores a checkpoint against the zero-filled baseline on the fully sampled volumes of
+    ``data_path``, at each acceleration.
+
+    Args:
+        checkpoint: an ``mri-recon fit`` checkpoint.
+        data_path: folder of fully sampled fastMRI files with targets (e.g. a val split).
+        challenge: by default the checkpoint's.
+        mask: accelerations, centre fractions and mask type; by default the checkpoint's.
+        options: batch size, accelerator and DataLoader workers.
+        figures: folder for one comparison PNG per volume and acceleration.
+        progress: show progress bars.
+    """
+    from mri_recon.inference.comparison import (
+        Truth,
+        compare_with_zero_filled,
+        comparison_report,
+        has_target,
+        read_target,
+    )
+    from mri_recon.inference.preparation import prepare_run
+    from mri_recon.inference.submission import check_output_folder
+    from mri_recon.inference.volumes import inference_transform
+    from mri_recon.options import MaskSettings
+
+    if figures is not None:
+        check_output_folder(Path(figures), Path(data_path), "figures")
+    run = prepare_run(data_path, checkpoint, challenge, mask, options)
+    if run.mask is None:
+        raise ValueError("accelerations: the checkpoint records none; give --accelerations")
+    report = comparison_report(run.checkpoint.net_name, checkpoint=str(checkpoint))
+    scored = [file.name for file in run.files if has_target(file, run.challenge)]
+    report.problems += [
+        f"{file.name}: no target (test file?); it was not scored"
+        for file in run.files
+        if file.name not in scored
+    ]
+    if not scored:
+        raise ValueError(f"data-path: {data_path} holds no fully sampled file with a target")
+    dataset = run.dataset(scored)  # the files are checked once, for every acceleration
+    for acceleration, fraction in zip(run.mask.accelerations, run.mask.center_fractions):
+        one = MaskSettings(run.mask.mask_type, [fraction], [acceleration])
+        dataset.transform = inference_transform(run.challenge, one)
+
+        def truth(fname: str, acceleration: int = acceleration) -> Truth:
+            target, acquisition = read_target(run.data_path / fname, run.challenge)
+            return Truth(target, acquisition, acceleration)
+
+        volumes = run.volumes(dataset, progress)
+        compare_with_zero_filled(volumes, truth, report, Path(figures) if figures else None)
+    return report

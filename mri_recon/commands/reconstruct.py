@@ -1,0 +1,124 @@
+"""``mri-recon reconstruct``: a checkpoint and a data folder in, fastMRI submission files out.
+
+For each volume ``DIR/<name>.h5`` it writes ``OUT/<name>.h5`` holding ``reconstruction``
+(``mri_recon.inference.submission``). Files that carry a ``mask`` (test files) are reconstructed
+from their own undersampled k-space; fully sampled files are undersampled first, deterministically
+per file, with the masks validation uses. Existing outputs are kept, so an interrupted run resumes.
+"""
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mri_recon.data.fastmri_format import CHALLENGES
+from mri_recon.options import MaskOptions, RunOptions, add_options, from_options
+
+if TYPE_CHECKING:
+    from mri_recon.inference.submission import SubmissionSummary
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds ``reconstruct`` and its options."""
+    parser = subparsers.add_parser(
+        "reconstruct",
+        help="write one fastMRI submission file per volume",
+        description="Reconstruct every volume of a data folder with a trained checkpoint "
+        "(or the zero-filled baseline) into fastMRI's submission format.",
+    )
+    method = parser.add_mutually_exclusive_group(required=True)
+    method.add_argument("--checkpoint", type=Path, help="checkpoint written by mri-recon fit")
+    method.add_argument(
+        "--zero-filled",
+        action="store_true",
+        help="write the zero-filled baseline instead of a model's reconstructions",
+    )
+    parser.add_argument("--data-path", type=Path, required=True, help="folder of .h5 volumes")
+    parser.add_argument("--output-path", type=Path, required=True, help="folder for the outputs")
+    parser.add_argument(
+        "--challenge", choices=CHALLENGES, help="default: the checkpoint's, else the data's"
+    )
+    add_options(parser, MaskOptions)
+    add_options(parser, RunOptions)
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--png", action="store_true", help="also write a PNG preview per volume")
+    parser.add_argument("--nifti", action="store_true", help="also write <name>.nii.gz per volume")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs ``reconstruct`` from parsed arguments and prints what it wrote."""
+    summary = reconstruct(
+        args.data_path,
+        args.output_path,
+        checkpoint=args.checkpoint,
+        challenge=args.challenge,
+        mask=from_options(MaskOptions, args),
+        options=from_options(RunOptions, args),
+        overwrite=args.overwrite,
+        png=args.png,
+        nifti=args.nifti,
+    )
+    print(summary)
+    return 0
+
+
+def reconstruct(
+    data_path: str | Path,
+    output_path: str | Path,
+    checkpoint: str | Path | None = None,
+    challenge: str | None = None,
+    mask: MaskOptions | None = None,
+    options: RunOptions | None = None,
+    overwrite: bool = False,
+    png: bool = False,
+    nifti: bool = False,
+    progress: bool = True,
+) -> "SubmissionSummary":
+    """Reconstructs every volume of ``data_path`` into ``output_path``.
+
+    Args:
+        data_path: folder of fastMRI ``.h5`` files (test files with a mask, or fully sampled).
+        output_path: folder for the outputs; must not be inside ``data_path``.
+        checkpoint: an ``mri-recon fit`` checkpoint; ``None`` writes the zero-filled baseline.
+        challenge: ``singlecoil`` or ``multicoil``; by default the checkpoint's, else the data's.
+        mask: how fully sampled files are undersampled; by default the checkpoint's settings.
+        options: batch size, accelerator and DataLoader workers.
+        overwrite: replace existing outputs instead of keeping them.
+        png: also write ``<name>.png``, a montage of the reconstructed slices.
+        nifti: also write ``<name>.nii.gz``.
+        progress: show a progress bar.
+    """
+    from mri_recon.data.fastmri_format import MASK_KEY
+    from mri_recon.inference.preparation import prepare_run
+    from mri_recon.inference.submission import (
+        SubmissionSummary,
+        check_output_folder,
+        keep_finished,
+        save_submission,
+    )
+
+    output_path = Path(output_path)
+    check_output_folder(output_path, Path(data_path))
+    run = prepare_run(data_path, checkpoint, challenge, mask, options)
+    if nifti:
+        from mri_recon.nifti import require_nibabel
+
+        require_nibabel()  # fail before the first volume, not after it
+    summary = SubmissionSummary(output_path)
+    todo = run.files if overwrite else keep_finished(run.files, summary, png, nifti)
+    if not todo:
+        return summary
+    if run.mask is None:
+        import h5py
+
+        for file in todo:
+            with h5py.File(file, "r") as hf:
+                if MASK_KEY not in hf:
+                    raise ValueError(
+                        f"{file}: fully sampled; give --accelerations (and --mask-type, "
+                        "--center-fractions) to undersample it"
+                    )
+    dataset = run.dataset(file.name for file in todo)
+    for volume in run.volumes(dataset, progress):
+        save_submission(volume, summary, png, nifti)
+    return summary

@@ -1,0 +1,107 @@
+"""The network against the zero-filled baseline, per volume and acceleration: the comparison loop
+of ``evaluate --checkpoint`` and the demo.
+
+Each volume is scored with fastMRI's definitions (data range = the target volume's maximum, SSIM
+per slice then averaged) for the zero-filled input and for the network's reconstruction, and
+optionally drawn: its middle slice as zero-filled | network | target | error.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from mri_recon.data.fastmri_format import MASK_KEY, target_key
+from mri_recon.evaluation import acquisition_of
+from mri_recon.figures import ComparisonRow, save_comparison_png
+from mri_recon.inference.volumes import VolumeResult
+from mri_recon.metrics import volume_metrics
+from mri_recon.report import Report, VolumeScores
+
+ZERO_FILLED = "zero-filled"
+
+
+@dataclass
+class Truth:
+    """What a reconstruction is scored against: the fully sampled target and its labels."""
+
+    target: np.ndarray
+    acquisition: str
+    acceleration: int
+
+
+def has_target(path: Path, challenge: str) -> bool:
+    """Whether ``path`` is a fully sampled file with a target (not a test file)."""
+    with h5py.File(path, "r") as hf:
+        return target_key(challenge) in hf and MASK_KEY not in hf
+
+
+def read_target(path: Path, challenge: str) -> tuple[np.ndarray, str]:
+    """A file's target volume and its acquisition."""
+    with h5py.File(path, "r") as hf:
+        return hf[target_key(challenge)][()], acquisition_of(hf.attrs)
+
+
+def comparison_report(model: str, **info: str) -> Report:
+    """An empty report of ``zero-filled`` against ``model``, grouped by acceleration."""
+    return Report(methods=[ZERO_FILLED, model], group_by="acceleration", info=dict(info))
+
+
+def save_volume_figure(
+    path: Path, scores: VolumeScores, truth: Truth, volume: VolumeResult
+) -> Path:
+    """A PNG of the volume's middle slice: zero-filled | reconstruction | target | error."""
+    middle = truth.target.shape[0] // 2
+    labels = [
+        f"{method}  volume SSIM {scores.scores[method]['ssim']:.3f}" for method in scores.scores
+    ]
+    figure = ComparisonRow(
+        title=f"{volume.fname}  slice {middle}  {truth.acceleration}x",
+        zero_filled=volume.zero_filled[middle],
+        reconstruction=volume.reconstruction[middle],
+        target=truth.target[middle],
+        labels=[*labels, "target", "|error| x5"],
+    )
+    return save_comparison_png([figure], path, overwrite=True)
+
+
+def compare_with_zero_filled(
+    volumes: Iterable[VolumeResult],
+    truth: Callable[[str], Truth],
+    report: Report,
+    figures: Path | None = None,
+    each: Callable[[VolumeResult], object] | None = None,
+) -> Report:
+    """Scores each volume's zero-filled image and reconstruction against its truth.
+
+    Args:
+        volumes: from the volume loop; each volume's targets are read only when it comes.
+        truth: the target, acquisition and acceleration of a volume, by file name.
+        report: from ``comparison_report``; one row is added per volume.
+        figures: folder for ``<name>_<acceleration>x.png`` per volume; ``None``: no figures.
+        each: called with every volume after it is scored (the demo saves it).
+
+    Returns:
+        ``report``.
+    """
+    zero_filled, model = report.methods
+    for volume in volumes:
+        known = truth(volume.fname)
+        scores = VolumeScores(
+            fname=volume.fname,
+            acquisition=known.acquisition,
+            acceleration=known.acceleration,
+            scores={
+                zero_filled: volume_metrics(known.target, volume.zero_filled),
+                model: volume_metrics(known.target, volume.reconstruction),
+            },
+        )
+        report.add(scores)
+        if figures is not None:
+            name = f"{Path(volume.fname).stem}_{known.acceleration}x.png"
+            save_volume_figure(figures / name, scores, known, volume)
+        if each is not None:
+            each(volume)
+    return report

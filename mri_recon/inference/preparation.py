@@ -1,0 +1,126 @@
+"""Run preparation: a checkpoint, a data folder and the command's options in, everything a run of
+the network needs out, with one set of rules and messages for every command.
+
+The rules: the challenge is the one given, else the checkpoint's, else the data's (read from the
+first file's k-space rank); all that are known must agree. Mask settings are the options', else
+the checkpoint's (``MaskOptions.resolve``). The device is CUDA when asked for or available
+(``auto``). Errors are ``ValueError``/``FileNotFoundError`` whose one-line message names the
+command-line argument or the file at fault.
+"""
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import torch
+
+from mri_recon.data.fastmri_format import KSPACE_KEY, check_challenge
+from mri_recon.data.slice_dataset import SliceDataset, list_volume_files
+from mri_recon.inference.volumes import VolumeResult, reconstruct_volumes, volume_dataset
+from mri_recon.options import MaskOptions, MaskSettings, RunOptions
+from mri_recon.training.checkpoint import ReconCheckpoint, load_checkpoint
+
+
+def data_files(data_path: Path) -> list[Path]:
+    """The ``.h5`` volumes of ``data_path``; errors name the ``data-path`` argument."""
+    try:
+        return list_volume_files(data_path)
+    except ValueError as error:
+        raise ValueError(f"data-path: {str(error).removeprefix('root: ')}") from None
+
+
+def data_challenge(files: list[Path]) -> str:
+    """The challenge of a data folder, from its first file's k-space rank (4-D = multicoil)."""
+    with h5py.File(files[0], "r") as hf:
+        if KSPACE_KEY not in hf:
+            raise ValueError(f"{files[0]}: no {KSPACE_KEY!r} dataset")
+        return "multicoil" if hf[KSPACE_KEY].ndim == 4 else "singlecoil"
+
+
+def select_device(accelerator: str) -> torch.device:
+    """``cpu``, ``gpu`` (CUDA, required) or ``auto`` (CUDA when available)."""
+    if accelerator == "gpu" and not torch.cuda.is_available():
+        raise ValueError("accelerator: gpu requested but no CUDA device is available")
+    use_gpu = accelerator != "cpu" and torch.cuda.is_available()
+    return torch.device("cuda" if use_gpu else "cpu")
+
+
+@dataclass
+class PreparedRun:
+    """A data folder ready to be run through a network (or the zero-filled baseline).
+
+    Attributes:
+        data_path: the folder of ``.h5`` volumes.
+        files: its volumes, in name order.
+        challenge: ``singlecoil`` or ``multicoil``.
+        mask: how fully sampled files are undersampled; ``None``: only stored masks.
+        device: where the network runs.
+        checkpoint: the trained network and its settings; ``None`` for the zero-filled baseline.
+        options: batch size, device choice and workers.
+    """
+
+    data_path: Path
+    files: list[Path]
+    challenge: str
+    mask: MaskSettings | None
+    device: torch.device
+    checkpoint: ReconCheckpoint | None
+    options: RunOptions
+
+    def dataset(
+        self, names: Iterable[str] | None = None, mask: MaskSettings | None = None
+    ) -> SliceDataset:
+        """The slices of the files ``names`` (all by default), undersampled with ``mask``
+        (default: the run's) where a file has no stored mask."""
+        mask = mask if mask is not None else self.mask
+        return volume_dataset(self.data_path, self.challenge, mask, files=names)
+
+    def volumes(self, dataset: SliceDataset, progress: bool = True) -> Iterator[VolumeResult]:
+        """Each volume of ``dataset`` through the checkpoint's network (``reconstruct_volumes``;
+        without a checkpoint the reconstruction is the zero-filled image)."""
+        net = self.checkpoint.net if self.checkpoint is not None else None
+        batch_size, workers = self.options.batch_size, self.options.num_workers
+        return reconstruct_volumes(net, dataset, self.device, batch_size, workers, progress)
+
+
+def prepare_run(
+    data_path: str | Path,
+    checkpoint: str | Path | None = None,
+    challenge: str | None = None,
+    mask: MaskOptions | None = None,
+    options: RunOptions | None = None,
+) -> PreparedRun:
+    """Checks the arguments of a run and resolves its challenge, masks and device.
+
+    Args:
+        data_path: folder of fastMRI ``.h5`` files.
+        checkpoint: an ``mri-recon fit`` checkpoint; ``None`` runs the zero-filled baseline.
+        challenge: ``singlecoil`` or ``multicoil``; by default the checkpoint's, else the data's.
+        mask: mask options (default: none given); gaps are filled from the checkpoint's
+            training settings.
+        options: batch size, accelerator and workers (default: ``RunOptions()``).
+
+    Raises:
+        ValueError, FileNotFoundError: a bad argument, named in the one-line message.
+    """
+    data_path, mask, options = Path(data_path), mask or MaskOptions(), options or RunOptions()
+    files = data_files(data_path)
+    loaded = load_checkpoint(checkpoint) if checkpoint is not None else None
+    recorded = loaded.data if loaded is not None else None
+    trained_on = recorded["challenge"] if recorded else None
+    in_data = data_challenge(files)
+    challenge = check_challenge(challenge) if challenge else trained_on or in_data
+    if trained_on and challenge != trained_on:
+        raise ValueError(f"checkpoint {checkpoint}: trained on {trained_on} data, not {challenge}")
+    if in_data != challenge:
+        raise ValueError(f"data-path: {data_path} holds {in_data} data, not {challenge}")
+    return PreparedRun(
+        data_path=data_path,
+        files=files,
+        challenge=challenge,
+        mask=mask.resolve(recorded),
+        device=select_device(options.accelerator),
+        checkpoint=loaded,
+        options=options,
+    )

@@ -1,0 +1,180 @@
+"""Command-line options generated from dataclasses: one source for every default.
+
+A dataclass field made with ``option`` becomes ``--field-name`` with the field's default, its type
+(``int``, ``float``, ``str``, ``bool`` as a switch, ``X | None``, ``tuple[X, ...]`` as several
+values) and the help text and choices of its metadata. ``RunOptions`` (batch size, device, workers)
+and ``MaskOptions`` (how fully sampled files are undersampled) are shared by the commands that run
+a network; ``data_prep``'s simulator builds its options from ``SimulationConfig`` the same way.
+
+Light on purpose: ``mri-recon --help`` imports this module without torch.
+"""
+
+import argparse
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
+
+from mri_recon.data.fastmri_format import STANDARD_CENTER_FRACTIONS
+from mri_recon.data.masks import MASK_TYPES
+
+ACCELERATORS = ("auto", "cpu", "gpu")
+T = TypeVar("T")
+
+
+def option(
+    default: Any,
+    help: str,
+    choices: Sequence[str] | None = None,
+    required: bool = False,
+    metavar: str | None = None,
+) -> Any:
+    """A dataclass field that ``add_options`` turns into a command-line option.
+
+    Args:
+        default: the field's default, shown in the help unless ``None`` or a switch's.
+        help: what the option does.
+        choices: the values it accepts.
+        required: the command line must give it (the dataclass keeps ``default`` for Python use).
+        metavar: the value's name in the usage line.
+    """
+    metadata = {"help": help, "choices": choices, "required": required, "metavar": metavar}
+    return field(default=default, metadata=metadata)
+
+
+def flag(name: str) -> str:
+    """The option of a field: ``batch_size`` -> ``--batch-size``."""
+    return "--" + name.replace("_", "-")
+
+
+def _value_type(annotation: Any) -> tuple[type, bool]:
+    """The type of one value of a field, and whether the field takes several (a tuple)."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        (annotation,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) is tuple:
+        return typing.get_args(annotation)[0], True
+    return annotation, False
+
+
+def add_options(parser: argparse.ArgumentParser, cls: type, skip: Sequence[str] = ()) -> None:
+    """Adds one option per ``option`` field of the dataclass ``cls`` (except ``skip``)."""
+    hints = typing.get_type_hints(cls)
+    for item in fields(cls):
+        if item.name in skip or "help" not in item.metadata:
+            continue
+        meta, default = item.metadata, item.default
+        value_type, several = _value_type(hints[item.name])
+        kwargs: dict[str, Any] = {"dest": item.name, "help": meta["help"]}
+        if value_type is bool:
+            kwargs["action"] = "store_true" if default is False else argparse.BooleanOptionalAction
+            parser.add_argument(flag(item.name), default=default, **kwargs)
+            continue
+        if meta["required"]:
+            kwargs["required"] = True
+        elif default is not None:
+            shown = " ".join(map(str, default)) if several else default
+            kwargs["help"] += f" (default: {shown})"
+        kwargs.update(type=value_type, choices=meta["choices"], metavar=meta["metavar"])
+        if several:
+            kwargs["nargs"] = "+"
+        parser.add_argument(
+            flag(item.name), default=None if meta["required"] else default, **kwargs
+        )
+
+
+def from_options(cls: type[T], args: argparse.Namespace | Mapping[str, Any], **extra: Any) -> T:
+    """An instance of the dataclass ``cls`` from parsed options (lists become tuples)."""
+    values = vars(args) if isinstance(args, argparse.Namespace) else dict(args)
+    kwargs = {
+        item.name: tuple(values[item.name])
+        if isinstance(values[item.name], list)
+        else values[item.name]
+        for item in fields(cls)
+        if item.name in values
+    }
+    return cls(**kwargs, **extra)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a command runs a network over a data folder. Errors name the command-line option."""
+
+    batch_size: int = option(8, "slices per forward pass")
+    accelerator: str = option("auto", "where the network runs", choices=ACCELERATORS)
+    num_workers: int = option(0, "DataLoader worker processes reading the files")
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch-size must be >= 1, got {self.batch_size}")
+        if self.accelerator not in ACCELERATORS:
+            raise ValueError(f"accelerator must be one of {ACCELERATORS}, got {self.accelerator!r}")
+        if self.num_workers < 0:
+            raise ValueError(f"num-workers must be >= 0, got {self.num_workers}")
+
+
+@dataclass(frozen=True)
+class MaskSettings:
+    """How fully sampled files are undersampled (files with a stored mask ignore it)."""
+
+    mask_type: str
+    center_fractions: list[float]
+    accelerations: list[int]
+
+
+@dataclass(frozen=True)
+class MaskOptions:
+    """Mask settings given on the command line; ``resolve`` fills the gaps."""
+
+    mask_type: str | None = option(
+        None, "mask type for fully sampled files (default: the checkpoint's)", choices=MASK_TYPES
+    )
+    accelerations: tuple[int, ...] | None = option(
+        None, "undersampling factors (default: the checkpoint's)", metavar="A"
+    )
+    center_fractions: tuple[float, ...] | None = option(
+        None,
+        "fully sampled centre fraction per acceleration (default: the checkpoint's, else "
+        + ", ".join(f"{f} for {a}x" for a, f in STANDARD_CENTER_FRACTIONS.items())
+        + ")",
+        metavar="F",
+    )
+
+    def resolve(self, recorded: Mapping[str, Any] | None = None) -> MaskSettings | None:
+        """The settings to use: these options, else those ``recorded`` in a checkpoint.
+
+        Missing centre fractions follow fastMRI's pairing (``STANDARD_CENTER_FRACTIONS``).
+
+        Returns:
+            The settings, or ``None`` when neither the options nor a record give any.
+
+        Raises:
+            ValueError: centre fractions are needed but missing, or their count does not match.
+        """
+        recorded = recorded or {}
+        accelerations, center_fractions = self.accelerations, self.center_fractions
+        if accelerations is None:
+            if self.mask_type is None and center_fractions is None and not recorded:
+                return None
+            accelerations = recorded.get("accelerations")
+            center_fractions = center_fractions or recorded.get("center_fractions")
+            if accelerations is None:
+                raise ValueError("accelerations: needed with --mask-type/--center-fractions")
+        if center_fractions is None:
+            missing = [a for a in accelerations if a not in STANDARD_CENTER_FRACTIONS]
+            if missing:
+                raise ValueError(
+                    f"center-fractions: needed for accelerations {missing} (fastMRI's defaults "
+                    f"cover only {sorted(STANDARD_CENTER_FRACTIONS)})"
+                )
+            center_fractions = [STANDARD_CENTER_FRACTIONS[a] for a in accelerations]
+        if len(center_fractions) != len(accelerations):
+            raise ValueError(
+                f"center-fractions: {len(center_fractions)} given "
+                f"for {len(accelerations)} accelerations"
+            )
+        return MaskSettings(
+            mask_type=self.mask_type or recorded.get("mask_type", "random"),
+            center_fractions=[float(f) for f in center_fractions],
+            accelerations=[int(a) for a in accelerations],
+        )
