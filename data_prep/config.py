@@ -1,13 +1,15 @@
 """The simulator's settings: one frozen dataclass, checked when it is made.
 
-The command line (``data_prep/cli.py``) and the demo (``data_prep/demo.py``) both build a
-``SimulationConfig``; its field defaults are the simulator's only defaults.
+The command line (``data_prep/cli.py``) generates its ``simulate`` options from the fields (their
+defaults, types and help; ``mri_recon.options``) and the demo (``data_prep/demo.py``) builds a
+``SimulationConfig`` too: the field defaults are the simulator's only defaults.
 """
 
 from dataclasses import dataclass
 
-from mri_recon.data.fastmri_format import CHALLENGES
-from mri_recon.data.masks import check_mask_arguments
+from mri_recon.data.fastmri_format import CHALLENGES, STANDARD_CENTER_FRACTIONS
+from mri_recon.data.masks import MASK_TYPES, check_mask_arguments
+from mri_recon.options import option
 
 MIN_RECON_SIZE = 16
 
@@ -16,22 +18,30 @@ MIN_RECON_SIZE = 16
 class SimulationConfig:
     """What to simulate. Errors name the command-line option of the offending field."""
 
-    source: str = "phantom"  # phantom, mni152, a .npy file, a NIfTI file or a folder of them
-    challenge: str = "multicoil"  # singlecoil or multicoil
-    coils: int | None = None  # receiver coils; None: 1 for singlecoil, 8 for multicoil
-    recon_size: int = 128  # R: targets are R x R; k-space is (2R, W), readout oversampled 2x
-    kspace_width: int | None = None  # W, phase-encode lines (>= R); None: R, as in fastMRI brain
-    num_volumes: int = 10  # volumes over all splits
-    slices_per_volume: int = 8  # slices per volume (fewer if a source stack is thinner)
-    val_fraction: float = 0.15  # share of volumes in the val split
-    test_fraction: float = 0.15  # share in the test split (undersampled, truth kept apart)
-    test_accelerations: tuple[int, ...] = (4, 8)  # test files cycle over these
-    test_center_fractions: tuple[float, ...] = (0.08, 0.04)  # one per test acceleration
-    test_mask_type: str = "random"  # a mri_recon.data.masks.MASK_TYPES name
-    noise_level: float = 0.01  # k-space noise std, relative to the object's peak magnitude
-    pad_lines: int = 0  # unacquired (zero) phase-encode lines at each edge of k-space
-    acquisition: str | None = None  # the files' acquisition attribute; None: the source's default
-    seed: int = 0  # everything random derives from it: same seed, same files
+    source: str = option(
+        "phantom", "phantom, mni152, a .npy file, a NIfTI file or folder", required=True
+    )
+    challenge: str = option("multicoil", "singlecoil or multicoil", CHALLENGES, required=True)
+    coils: int | None = option(None, "receiver coils (default: 1 singlecoil, 8 multicoil)")
+    recon_size: int = option(128, "target side R; k-space is (2R, W), readout oversampled 2x")
+    kspace_width: int | None = option(None, "phase-encode lines W >= R (default: R)")
+    num_volumes: int = option(10, "volumes over all splits")
+    slices_per_volume: int = option(8, "slices per volume (fewer if a source stack is thinner)")
+    val_fraction: float = option(0.15, "share of volumes in the val split")
+    test_fraction: float = option(0.15, "share in the test split (undersampled, truth apart)")
+    test_accelerations: tuple[int, ...] = option(
+        tuple(STANDARD_CENTER_FRACTIONS), "test files cycle over these", metavar="A"
+    )
+    test_center_fractions: tuple[float, ...] = option(
+        tuple(STANDARD_CENTER_FRACTIONS.values()), "one per test acceleration", metavar="F"
+    )
+    test_mask_type: str = option("random", "the test files' mask type", MASK_TYPES)
+    noise_level: float = option(0.01, "k-space noise std relative to the object's peak magnitude")
+    pad_lines: int = option(0, "unacquired (zero) phase-encode lines at each edge of k-space")
+    acquisition: str | None = option(
+        None, "the files' acquisition attribute (default: by source, e.g. AXT1 for mni152)"
+    )
+    seed: int = option(0, "everything random derives from it: same seed, same files")
 
     def __post_init__(self) -> None:
         if self.challenge not in CHALLENGES:

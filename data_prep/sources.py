@@ -12,8 +12,7 @@ import numpy as np
 
 from data_prep.phantoms import phantom_volume
 from data_prep.variation import vary_stack
-
-NIFTI_SUFFIXES = (".nii", ".nii.gz")
+from mri_recon.nifti import NIFTI_SUFFIXES
 
 # fastMRI-style acquisition names given to each kind of source unless the user picks one.
 DEFAULT_ACQUISITION = {
