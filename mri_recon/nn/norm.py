@@ -1,104 +1,17 @@
 """Normalization layers with torch.nn's names, arguments, parameters, buffers and state dicts.
 
 ``impl="scratch"`` (default) runs `mri_recon.nn.norm_functional`; ``impl="aten"`` runs
-`torch.nn.functional`'s kernel on the same parameters and buffers.
+`torch.nn.functional`'s kernel on the same parameters and buffers. With ``impl="scratch"``,
+``fused=False`` swaps the fused autograd Function for its one-formula-per-line reference.
+The shared parameters and buffers are in `mri_recon.nn.norm_base`.
 """
 
 import numbers
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
-from torch.nn import init
+from torch import Tensor
 
-from mri_recon.nn import norm_functional as NF
-from mri_recon.nn.impl import check_impl
-
-
-def _check_args(impl: str, eps: float, **sizes: object) -> None:
-    check_impl(impl)
-    if not eps > 0:
-        raise ValueError(f"eps must be positive, got {eps!r}")
-    for name, value in sizes.items():
-        if not isinstance(value, numbers.Integral) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-class _AffineBase(nn.Module):
-    """Shared `eps`, `impl` and the optional `weight` (init 1) and `bias` (init 0) of all layers."""
-
-    def __init__(
-        self, shape: tuple[int, ...], weight: bool, bias: bool, eps: float, impl: str, **factory
-    ) -> None:
-        super().__init__()
-        self.eps = eps
-        self.impl = impl
-        for name, present in (("weight", weight), ("bias", weight and bias)):
-            param = nn.Parameter(torch.empty(shape, **factory)) if present else None
-            self.register_parameter(name, param)
-
-    def reset_parameters(self) -> None:
-        """Set the weight to 1 and the bias to 0."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
-
-
-class _NormBase(_AffineBase):
-    """Shared parameters and running buffers of BatchNorm and InstanceNorm."""
-
-    _version = 2  # state-dict version of torch's _NormBase (has num_batches_tracked)
-
-    def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float | None = 0.1,
-        affine: bool = True,
-        track_running_stats: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        *,
-        bias: bool = True,
-        impl: str = "scratch",
-    ) -> None:
-        _check_args(impl, eps, num_features=num_features)
-        if momentum is not None and not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"momentum must be in [0, 1] or None, got {momentum!r}")
-        factory = {"device": device, "dtype": dtype}
-        super().__init__((num_features,), affine, bias, eps, impl, **factory)
-        self.num_features = num_features
-        self.momentum = momentum
-        self.affine = affine
-        self.track_running_stats = track_running_stats
-        stats = {
-            "running_mean": torch.zeros(num_features, **factory),
-            "running_var": torch.ones(num_features, **factory),
-            "num_batches_tracked": torch.tensor(0, dtype=torch.long, device=device),
-        }
-        for name, value in stats.items():
-            self.register_buffer(name, value if track_running_stats else None)
-        self.reset_parameters()
-
-    def reset_running_stats(self) -> None:
-        """Set the running mean to 0, the running variance to 1 and the batch count to 0."""
-        if self.track_running_stats:
-            self.running_mean.zero_()
-            self.running_var.fill_(1)
-            self.num_batches_tracked.zero_()
-
-    def reset_parameters(self) -> None:
-        """Reset the running statistics, the weight to 1 and the bias to 0."""
-        self.reset_running_stats()
-        super().reset_parameters()
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-            f"affine={self.affine}, bias={self.bias is not None}, "
-            f"track_running_stats={self.track_running_stats}, impl={self.impl!r}"
-        )
+from mri_recon.nn.norm_base import _AffineBase, _NormBase, check_args
 
 
 class _BatchNorm(_NormBase):
@@ -116,7 +29,7 @@ class _BatchNorm(_NormBase):
                 factor = 1.0 / float(self.num_batches_tracked)
         use_batch_stats = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
-        norm = F.batch_norm if self.impl == "aten" else NF.batch_norm
+        norm = self._functional("batch_norm")
         mean, var = (self.running_mean, self.running_var) if track else (None, None)
         return norm(input, mean, var, self.weight, self.bias, use_batch_stats, factor, self.eps)
 
@@ -124,7 +37,8 @@ class _BatchNorm(_NormBase):
 class BatchNorm1d(_BatchNorm):
     """Batch normalization over a 2D or 3D input, statistics per channel over batch and length.
 
-    Args: as `torch.nn.BatchNorm1d` (momentum=None: cumulative average), plus ``impl``.
+    Args: as `torch.nn.BatchNorm1d` (momentum=None: cumulative average), plus ``impl`` and
+    ``fused``.
 
     Shape:
         - Input: (N, C) or (N, C, L)
@@ -137,7 +51,8 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Batch normalization over a 4D input, statistics per channel over batch, height and width.
 
-    Args: as `torch.nn.BatchNorm2d` (momentum=None: cumulative average), plus ``impl``.
+    Args: as `torch.nn.BatchNorm2d` (momentum=None: cumulative average), plus ``impl`` and
+    ``fused``.
 
     Shape:
         - Input: (N, C, H, W)
@@ -150,7 +65,7 @@ class BatchNorm2d(_BatchNorm):
 class InstanceNorm2d(_NormBase):
     """Instance normalization: statistics per sample and channel over height and width.
 
-    Args: as `torch.nn.InstanceNorm2d`, plus ``impl``: "scratch" or "aten". Training with
+    Args: as `torch.nn.InstanceNorm2d`, plus ``impl`` and ``fused``. Training with
     track_running_stats updates the running buffers with the batch mean of the per-instance
     statistics (not when momentum is None); eval mode then normalizes with them.
 
@@ -171,10 +86,11 @@ class InstanceNorm2d(_NormBase):
         *,
         bias: bool = True,
         impl: str = "scratch",
+        fused: bool = True,
     ) -> None:
         super().__init__(
             num_features, eps, momentum, affine, track_running_stats, device, dtype,
-            bias=bias, impl=impl,
+            bias=bias, impl=impl, fused=fused,
         )  # fmt: skip
 
     def forward(self, input: Tensor) -> Tensor:
@@ -182,7 +98,7 @@ class InstanceNorm2d(_NormBase):
             expected = f"(N, {self.num_features}, H, W) or ({self.num_features}, H, W)"
             raise ValueError(f"InstanceNorm2d: expected {expected}, got {tuple(input.shape)}")
         batched = input if input.dim() == 4 else input.unsqueeze(0)
-        norm = F.instance_norm if self.impl == "aten" else NF.instance_norm
+        norm = self._functional("instance_norm")
         use_input_stats = self.training or not self.track_running_stats
         momentum = 0.0 if self.momentum is None else self.momentum
         stats = (self.running_mean, self.running_var, self.weight, self.bias)
@@ -200,6 +116,7 @@ class LayerNorm(_AffineBase):
         bias: learn the additive bias (only with elementwise_affine).
         device, dtype: where and in which dtype to create the parameters.
         impl: "scratch" (the from-scratch Function) or "aten" (torch.nn.functional.layer_norm).
+        fused: with impl="scratch", the fused Function (True) or its reference (False).
 
     Shape:
         - Input: (*, *normalized_shape)
@@ -216,26 +133,27 @@ class LayerNorm(_AffineBase):
         dtype: torch.dtype | None = None,
         *,
         impl: str = "scratch",
+        fused: bool = True,
     ) -> None:
         if isinstance(normalized_shape, numbers.Integral):
             normalized_shape = (normalized_shape,)
         shape = tuple(normalized_shape)
         if not shape:
             raise ValueError("normalized_shape must name at least one axis, got ()")
-        _check_args(impl, eps, **{f"normalized_shape[{i}]": n for i, n in enumerate(shape)})
+        check_args(impl, fused, eps, **{f"normalized_shape[{i}]": n for i, n in enumerate(shape)})
         factory = {"device": device, "dtype": dtype}
-        super().__init__(shape, elementwise_affine, bias, eps, impl, **factory)
+        super().__init__(shape, elementwise_affine, bias, eps, impl, fused, **factory)
         self.normalized_shape = shape
         self.elementwise_affine = elementwise_affine
         self.reset_parameters()
 
     def forward(self, input: Tensor) -> Tensor:
-        norm = F.layer_norm if self.impl == "aten" else NF.layer_norm
+        norm = self._functional("layer_norm")
         return norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         affine = f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
-        return f"{self.normalized_shape}, eps={self.eps}, {affine}, impl={self.impl!r}"
+        return f"{self.normalized_shape}, eps={self.eps}, {affine}, {self._impl_repr()}"
 
 
 class GroupNorm(_AffineBase):
@@ -252,6 +170,7 @@ class GroupNorm(_AffineBase):
         device, dtype: where and in which dtype to create the parameters.
         bias: learn the additive bias (only with affine).
         impl: "scratch" (the from-scratch Function) or "aten" (torch.nn.functional.group_norm).
+        fused: with impl="scratch", the fused Function (True) or its reference (False).
 
     Shape:
         - Input: (N, C, *)
@@ -269,14 +188,15 @@ class GroupNorm(_AffineBase):
         *,
         bias: bool = True,
         impl: str = "scratch",
+        fused: bool = True,
     ) -> None:
-        _check_args(impl, eps, num_groups=num_groups, num_channels=num_channels)
+        check_args(impl, fused, eps, num_groups=num_groups, num_channels=num_channels)
         if num_channels % num_groups != 0:
             raise ValueError(
                 f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"
             )
         factory = {"device": device, "dtype": dtype}
-        super().__init__((num_channels,), affine, bias, eps, impl, **factory)
+        super().__init__((num_channels,), affine, bias, eps, impl, fused, **factory)
         self.num_groups = num_groups
         self.num_channels = num_channels
         self.affine = affine
@@ -287,11 +207,11 @@ class GroupNorm(_AffineBase):
             raise ValueError(
                 f"GroupNorm: expected input (N, {self.num_channels}, *), got {tuple(input.shape)}"
             )
-        norm = F.group_norm if self.impl == "aten" else NF.group_norm
+        norm = self._functional("group_norm")
         return norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (
             f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
-            f"bias={self.bias is not None}, impl={self.impl!r}"
+            f"bias={self.bias is not None}, {self._impl_repr()}"
         )

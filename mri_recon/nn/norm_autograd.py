@@ -1,9 +1,11 @@
-"""The autograd Function behind every from-scratch normalization layer.
+"""The autograd Functions behind every from-scratch normalization layer.
 
 `Normalize` normalizes over a given set of axes with single-pass reductions (`sum`,
 `vector_norm`; on CPU much faster than Welford's `torch.var_mean`), guarded against cancellation,
-and backpropagates through a hand-derived gradient (derived in its docstring). The functional
-views in `mri_recon.nn.norm_functional` reshape each layer's input for it.
+and backpropagates through a hand-derived gradient (derived in its docstring), fused into as few
+passes over x as it can. `NormalizeReference` computes the same with the derivation's formulas
+written out one per line, the one to read first; tests hold the two equal. The functional views in
+`mri_recon.nn.norm_functional` reshape each layer's input for either (``fused`` picks).
 """
 
 import math
@@ -33,6 +35,27 @@ def _constant_axes(weight: Tensor | None, dims: tuple[int, ...]) -> tuple[int, .
 def _sum(t: Tensor, dims: tuple[int, ...]) -> Tensor:
     """Sum over `dims` keeping them as size 1; no axes means no sum (torch would sum all)."""
     return t.sum(dims, keepdim=True) if dims else t
+
+
+def _update_running_stats(
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    mean: Tensor,
+    var: Tensor,
+    count: int,
+    momentum: float,
+) -> None:
+    """buf = (1 - momentum) buf + momentum stat, in place, for the mean and the unbiased variance.
+
+    A statistic is averaged over the axes its buffer lacks (instance norm: over the batch);
+    nothing happens without buffers or with momentum 0.
+    """
+    if running_mean is None or running_var is None or momentum == 0.0:
+        return
+    size = mean.numel() // running_mean.numel()
+    unbiased = var * (count / max(count - 1, 1))
+    for buf, stat in ((running_mean, mean), (running_var, unbiased)):
+        buf.lerp_(_sum_to(stat / size, buf.shape).to(buf.dtype), momentum)
 
 
 class Normalize(Function):
@@ -107,11 +130,7 @@ class Normalize(Function):
                 if centred:
                     xf = xf - mean
                     var = _mean_square(xf, dims, count)
-                if running_mean is not None and running_var is not None and momentum != 0.0:
-                    size = mean.numel() // running_mean.numel()
-                    unbiased = var * (count / max(count - 1, 1))
-                    for buf, stat in ((running_mean, mean), (running_var, unbiased)):
-                        buf.lerp_(_sum_to(stat / size, buf.shape).to(buf.dtype), momentum)
+                _update_running_stats(running_mean, running_var, mean, var, count, momentum)
             else:
                 mean, var = running_mean.to(xf.dtype), running_var.to(xf.dtype)
             rstd = (var + eps).rsqrt_()
@@ -169,4 +188,70 @@ class Normalize(Function):
                 else:
                     dx = torch.mul(g, scale, out=None if g is grad_out else g)
                 dx = dx.to(x.dtype)
+        return dx, dw, db, None, None, None, None, None, None
+
+
+class NormalizeReference(Function):
+    r"""`Normalize`'s computation and gradient, one formula per line and nothing fused.
+
+    The forward is the textbook one: mu = mean(x), var = mean((x - mu)^2) (two passes, so no
+    cancellation guard), xhat = (x - mu) r, y = xhat w + b. The backward is the derivation in
+    `Normalize`'s docstring as written: d = g w, then dL/dx = r (d - mean_S(d) - xhat
+    mean_S(d xhat)) with batch statistics and r d with fixed ones. It keeps xhat in float32 for
+    the backward and forms d and d xhat, so it costs more passes and memory than `Normalize`;
+    select it with ``fused=False``.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: FunctionCtx,
+        x: Tensor,
+        weight: Tensor | None,
+        bias: Tensor | None,
+        running_mean: Tensor | None,
+        running_var: Tensor | None,
+        dims: tuple[int, ...],
+        use_input_stats: bool,
+        momentum: float,
+        eps: float,
+    ) -> Tensor:
+        """Normalize x; arguments and result as in `Normalize.forward`."""
+        xf = x.to(torch.promote_types(x.dtype, torch.float32))  # half precision: float32
+        if use_input_stats:
+            mean = xf.mean(dims, keepdim=True)
+            var = (xf - mean).square().mean(dims, keepdim=True)
+            count = math.prod(x.shape[d] for d in dims)
+            _update_running_stats(running_mean, running_var, mean, var, count, momentum)
+        else:
+            mean, var = running_mean.to(xf.dtype), running_var.to(xf.dtype)
+        rstd = (var + eps).rsqrt()
+        xhat = (xf - mean) * rstd
+        y = xhat if weight is None else xhat * weight
+        y = y if bias is None else y + bias
+        ctx.save_for_backward(xhat, weight, rstd)
+        ctx.dims, ctx.use_input_stats, ctx.x_dtype = dims, use_input_stats, x.dtype
+        ctx.bias_shape = None if bias is None else bias.shape
+        ctx.bias_dtype = None if bias is None else bias.dtype
+        return y.to(x.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: FunctionCtx, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        xhat, weight, rstd = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        dx = dw = db = None
+        g = grad_out.to(xhat.dtype)  # dL/dy
+        if need_x:
+            d = g if weight is None else g * weight  # dL/dxhat
+            if ctx.use_input_stats:
+                mean_d = d.mean(ctx.dims, keepdim=True)
+                mean_d_xhat = (d * xhat).mean(ctx.dims, keepdim=True)
+                dx = rstd * (d - mean_d - xhat * mean_d_xhat)
+            else:
+                dx = rstd * d
+            dx = dx.to(ctx.x_dtype)
+        if need_w:
+            dw = _sum_to(g * xhat, weight.shape).to(weight.dtype)
+        if need_b:
+            db = _sum_to(g, ctx.bias_shape).to(ctx.bias_dtype)
         return dx, dw, db, None, None, None, None, None, None

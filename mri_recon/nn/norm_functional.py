@@ -7,7 +7,9 @@ Every normalization layer here is the same computation on a different view of th
     group_norm     x: (N, G, C/G, L)     statistics over (C/G, L)   per-channel affine
     layer_norm     x: (R, M)             statistics over (M,)       elementwise affine
 
-The computation and its hand-derived gradient are `mri_recon.nn.norm_autograd.Normalize`.
+The computation and its hand-derived gradient are `mri_recon.nn.norm_autograd.Normalize`
+(``fused=True``, the default), or its reference `NormalizeReference`, the same formulas written
+out one per line (``fused=False``), as the optimizers' ``foreach=False`` loop.
 """
 
 import math
@@ -15,13 +17,18 @@ import math
 import torch
 from torch import Tensor
 
-from mri_recon.nn.norm_autograd import Normalize
+from mri_recon.nn.norm_autograd import Normalize, NormalizeReference
 
 
 def _check_norm_input(name: str, x: Tensor, min_dim: int) -> None:
     if not isinstance(x, Tensor) or x.dim() < min_dim:
         shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"{name}: input must have at least {min_dim} dims, got {shape}")
+
+
+def _function(fused: bool) -> type[Normalize] | type[NormalizeReference]:
+    """The autograd Function that ``fused`` selects."""
+    return Normalize if fused else NormalizeReference
 
 
 def _channel_view(t: Tensor | None, ndim: int) -> Tensor | None:
@@ -38,11 +45,14 @@ def batch_norm(
     training: bool = False,
     momentum: float = 0.1,
     eps: float = 1e-5,
+    *,
+    fused: bool = True,
 ) -> Tensor:
     """Batch normalization of (N, C, *): statistics per channel over N and the spatial axes.
 
     Args: as `torch.nn.functional.batch_norm`; in training, given running buffers (C,) are
     updated in place with `momentum`, and without training they are the statistics used.
+    ``fused=False`` runs the reference Function.
 
     Returns:
         The normalized input, same shape and dtype.
@@ -56,7 +66,7 @@ def batch_norm(
             f"batch_norm: expected more than 1 value per channel when training, got {input.shape}"
         )
     params = (_channel_view(t, 3) for t in (weight, bias, running_mean, running_var))
-    return Normalize.apply(x, *params, (0, 2), training, momentum, eps).view(input.shape)
+    return _function(fused).apply(x, *params, (0, 2), training, momentum, eps).view(input.shape)
 
 
 def instance_norm(
@@ -68,11 +78,14 @@ def instance_norm(
     use_input_stats: bool = True,
     momentum: float = 0.1,
     eps: float = 1e-5,
+    *,
+    fused: bool = True,
 ) -> Tensor:
     """Instance normalization of (N, C, *): statistics per sample and channel over spatial axes.
 
     Args: as `torch.nn.functional.instance_norm`; with use_input_stats, given running buffers
-    (C,) receive the batch average of the per-instance statistics.
+    (C,) receive the batch average of the per-instance statistics. ``fused=False`` runs the
+    reference Function.
 
     Returns:
         The normalized input, same shape and dtype.
@@ -86,7 +99,8 @@ def instance_norm(
             f"instance_norm: expected more than 1 spatial element when training, got {input.shape}"
         )
     params = (_channel_view(t, 3) for t in (weight, bias, running_mean, running_var))
-    return Normalize.apply(x, *params, (2,), use_input_stats, momentum, eps).view(input.shape)
+    norm = _function(fused)
+    return norm.apply(x, *params, (2,), use_input_stats, momentum, eps).view(input.shape)
 
 
 def layer_norm(
@@ -95,10 +109,13 @@ def layer_norm(
     weight: Tensor | None = None,
     bias: Tensor | None = None,
     eps: float = 1e-5,
+    *,
+    fused: bool = True,
 ) -> Tensor:
     """Layer normalization over the trailing `normalized_shape` axes, elementwise affine.
 
     Args: as `torch.nn.functional.layer_norm` (weight and bias of shape normalized_shape).
+    ``fused=False`` runs the reference Function.
 
     Returns:
         The normalized input, same shape and dtype.
@@ -112,7 +129,7 @@ def layer_norm(
     x = input.reshape(-1, math.prod(shape))
     w = None if weight is None else weight.reshape(1, -1)
     b = None if bias is None else bias.reshape(1, -1)
-    return Normalize.apply(x, w, b, None, None, (1,), True, 0.0, eps).view(input.shape)
+    return _function(fused).apply(x, w, b, None, None, (1,), True, 0.0, eps).view(input.shape)
 
 
 def group_norm(
@@ -121,10 +138,13 @@ def group_norm(
     weight: Tensor | None = None,
     bias: Tensor | None = None,
     eps: float = 1e-5,
+    *,
+    fused: bool = True,
 ) -> Tensor:
     """Group normalization of (N, C, *): statistics per sample over each group of C/G channels.
 
     Args: as `torch.nn.functional.group_norm` (per-channel weight and bias of shape (C,)).
+    ``fused=False`` runs the reference Function.
 
     Returns:
         The normalized input, same shape and dtype.
@@ -138,4 +158,4 @@ def group_norm(
     x = input.reshape(n, num_groups, c // num_groups, -1)
     w = None if weight is None else weight.view(1, num_groups, -1, 1)
     b = None if bias is None else bias.view(1, num_groups, -1, 1)
-    return Normalize.apply(x, w, b, None, None, (2, 3), True, 0.0, eps).view(input.shape)
+    return _function(fused).apply(x, w, b, None, None, (2, 3), True, 0.0, eps).view(input.shape)
