@@ -1,5 +1,7 @@
 """SGD against torch.optim.SGD, and PyTorch's momentum against Sutskever's."""
 
+from functools import partial
+
 import pytest
 import torch
 
@@ -81,6 +83,34 @@ def test_momentum_styles_differ_after_lr_change(foreach):
         assert expected.norm() > 1e-3 * step_pt.norm()
         torch.testing.assert_close(step_pt - step_sut, expected, rtol=1e-3, atol=1e-7)
         assert (step_pt - step_sut).norm() > 0.5 * expected.norm()
+
+
+@pytest.mark.parametrize("foreach", [False, True])
+def test_sutskever_with_dampening_matches_torch_for_constant_lr(lockstep, foreach):
+    """With a constant lr, Sutskever's velocity is -lr times PyTorch's, dampening included."""
+    sutskever = partial(SGD, momentum_style="sutskever")
+    lockstep(sutskever, torch.optim.SGD, foreach=foreach, lr=0.05, momentum=0.9, dampening=0.5)
+
+
+@pytest.mark.parametrize("foreach", [False, True])
+def test_sutskever_follows_its_update_rule(foreach):
+    """v_t = mu v_{t-1} - lr_t (1 - tau) g_t (v_1 = -lr_1 g_1), theta_t = theta_{t-1} + v_t."""
+    mu, tau, lrs = 0.9, 0.3, [0.1, 0.1, 0.02, 0.05]
+    gen = torch.Generator().manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(shape, generator=gen)) for shape in ((3,), (2, 2))]
+    opt = SGD(params, momentum=mu, dampening=tau, momentum_style="sutskever", foreach=foreach)
+    thetas, velocities = [p.detach().clone() for p in params], [None, None]
+    for lr in lrs:
+        opt.param_groups[0]["lr"] = lr
+        for i, p in enumerate(params):
+            p.grad = torch.randn(p.shape, generator=gen)
+            v = velocities[i]
+            velocities[i] = -lr * p.grad if v is None else mu * v - lr * (1 - tau) * p.grad
+            thetas[i] = thetas[i] + velocities[i]
+        opt.step()
+        for p, theta, v in zip(params, thetas, velocities, strict=True):
+            torch.testing.assert_close(p.detach(), theta)
+            torch.testing.assert_close(opt.state[p]["momentum_buffer"], v)
 
 
 @pytest.mark.parametrize(
