@@ -21,13 +21,12 @@ weight as a matrix ``W`` (out channels x in channels * kh * kw) and ``y = W C + 
 
 Why im2col and one matmul. The alternative, a sum over the kh * kw kernel offsets of matmuls on
 shifted views, copies nothing (a stride-1 input flattened with its padding makes every offset a
-plain strided view). Measured against it (3x3 forward, batch 1, one thread of a shared 2-core
-AVX-512 EPYC): unblocked im2col lost at 320 px (5.3x PyTorch's time against 2.5x, 32->32
-channels), because its 118 MB column matrix page-faults on first touch; im2col built in blocks
-of output rows (:data:`mri_recon.nn.conv_matrix.BLOCK_BYTES_PER_THREAD`) then won 10 of the 12
-(shape, dtype) pairs (32->32 @ 320: 1.7x vs 3.1x in float32, 1.4x vs 3.2x in bfloat16). It is
-also the accurate one in bfloat16: one matmul rounds once, while the offset sum rounds its
-running total after every offset (max error against PyTorch at least 4x larger everywhere).
+plain strided view). Against it, im2col built whole loses on large images, because its column
+matrix (kh * kw times the input) is a fresh allocation that page-faults on first touch; built in
+blocks of output rows (:data:`mri_recon.nn.conv_matrix.BLOCK_BYTES_PER_THREAD`) it wins on most
+of the U-Net's shapes, in float32 and in bfloat16. It is also the accurate one in bfloat16: one
+matmul rounds once, while the offset sum rounds its running total after every offset. The
+measurements are in docs/benchmarks.md.
 
 Where the time goes: nearly all of it in the three matmuls (forward, input gradient, weight
 gradient), since MKL's float32 matmul with few output rows (32 channels) runs well below oneDNN's

@@ -32,10 +32,8 @@ from torch import Tensor
 from mri_recon.nn.conv_shapes import ConvGeometry
 
 # Columns are built and multiplied in blocks of output rows, each thread's share of a block at
-# most this many bytes: small blocks stay in cache for the matmul that follows (fresh allocations
-# above 32 MiB are also mmap'd and page-fault at ~1 GB/s). The U-Net's 32->32 @ 320 conv
-# forward+backward ran 2.2x faster with 2 MiB than with 24 MiB blocks on one thread; on two,
-# 0.5-4 MiB per thread measured within noise of each other and 32 MiB twice as slow.
+# most this many bytes: small blocks stay in cache for the matmul that follows, and large fresh
+# allocations are mmap'd and page-fault on first touch. Block sizes measured: docs/benchmarks.md.
 BLOCK_BYTES_PER_THREAD = 2 * 2**20
 MIN_BLOCK_COLUMNS = 1024
 
@@ -48,7 +46,7 @@ def pad2d(x: Tensor, geom: ConvGeometry) -> Tensor:
     n, c, h, w = x.shape
     out = x.new_empty(n, c, h + top + bottom, w + left + right)
     out[:, :, top : top + h, left : left + w] = x
-    # Zero only the border (zero-filling the whole buffer first measured 9% of a 3x3 conv).
+    # Zero only the border: zero-filling the whole buffer first is a visible share of a 3x3 conv.
     out[:, :, :top].zero_()
     out[:, :, top + h :].zero_()
     out[:, :, top : top + h, :left].zero_()
@@ -60,8 +58,8 @@ def row_blocks(rows: int, width: int, bytes_per_row: int) -> list[tuple[int, int
     """Split ``rows`` output rows of ``width`` pixels into blocks for the matmuls.
 
     A block's columns take at most ``BLOCK_BYTES_PER_THREAD`` per thread, but a block has at least
-    ``MIN_BLOCK_COLUMNS`` pixels: narrower matmuls run far below peak (with 4608 x 20 columns,
-    one row of a 512-channel 20 px map, the U-Net's deepest conv ran 4.8x slower than PyTorch's).
+    ``MIN_BLOCK_COLUMNS`` pixels: narrower matmuls run far below peak (one row of the U-Net's
+    deepest map, 512 channels at 20 px, is 4608 x 20 columns; see docs/benchmarks.md).
     """
     block_bytes = BLOCK_BYTES_PER_THREAD * torch.get_num_threads()
     step = max(-(-MIN_BLOCK_COLUMNS // width), block_bytes // max(1, bytes_per_row))
@@ -125,8 +123,8 @@ def im2col(
 def gather(view: Tensor, shape: tuple[int, ...], buffer: Tensor | None = None) -> Tensor:
     """``view.reshape(shape)``, copying into the front of ``buffer`` (1D) when a copy is needed.
 
-    Row-block loops pass one buffer for all their blocks instead of allocating a block each time
-    (5-10% faster forward+backward with two threads at 32->32 channels, 320 px).
+    Row-block loops pass one buffer for all their blocks instead of allocating a block each time,
+    which saves the allocations' page faults (measured in docs/benchmarks.md).
     """
     if buffer is None:
         return view.reshape(shape)
