@@ -137,7 +137,6 @@ def test_every_file_loads_in_fastmri_with_unet_transform(
                 assert sample.image.shape == (32, 32) and torch.isfinite(sample.image).all()
                 if not is_test:
                     assert sample.target.shape == (32, 32) and sample.max_value > 0
-    assert not Path("dataset_cache.pkl").exists()
 
 
 def test_noise_has_the_requested_level(tiny_config: SimulationConfig) -> None:

@@ -76,13 +76,25 @@ def test_resume_continues_the_run(tmp_path: Path, small_multicoil: Path):
     straight, split_state = last_state(tmp_path / "straight"), last_state(split)
     steps_per_epoch = len(resumed.trainer.train_dataloader)
     assert straight["global_step"] == split_state["global_step"] == 2 * steps_per_epoch
-    for key, value in straight["state_dict"].items():
-        torch.testing.assert_close(split_state["state_dict"][key], value, rtol=1e-5, atol=1e-6)
-    exp_avg = straight["optimizer_states"][0]["state"][0]["exp_avg"]
-    torch.testing.assert_close(
-        split_state["optimizer_states"][0]["state"][0]["exp_avg"], exp_avg, rtol=1e-5, atol=1e-7
-    )
+    assert_identical(split_state["state_dict"], straight["state_dict"])
+    assert_identical(split_state["optimizer_states"], straight["optimizer_states"])
     assert straight["lr_schedulers"] == split_state["lr_schedulers"]
+
+
+def assert_identical(got, expected, where: str = "") -> None:
+    """Nested dicts/lists of tensors and plain values are equal bit for bit."""
+    if isinstance(expected, dict):
+        assert got.keys() == expected.keys(), where
+        for key in expected:
+            assert_identical(got[key], expected[key], f"{where}/{key}")
+    elif isinstance(expected, list | tuple):
+        assert len(got) == len(expected), where
+        for i, (a, b) in enumerate(zip(got, expected)):
+            assert_identical(a, b, f"{where}/{i}")
+    elif isinstance(expected, torch.Tensor):
+        assert torch.equal(got, expected), where
+    else:
+        assert got == expected, where
 
 
 def test_checkpoint_is_self_describing(tmp_path: Path, small_multicoil: Path):
