@@ -93,6 +93,24 @@ class SliceDataset(torch.utils.data.Dataset):
 
     Attributes:
         raw_samples: one ``FastMRIRawDataSample(fname, slice_ind, metadata)`` per slice.
+
+    Examples:
+        A one-volume single-coil dataset simulated into a temporary folder:
+
+        >>> import tempfile
+        >>> from data_prep.config import SimulationConfig
+        >>> from data_prep.simulate import simulate_dataset
+        >>> from mri_recon.data import SliceDataset
+        >>> config = SimulationConfig(
+        ...     challenge="singlecoil", recon_size=16, num_volumes=1, slices_per_volume=2,
+        ...     val_fraction=0, test_fraction=0,
+        ... )
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     _ = simulate_dataset(config, root, progress=False)
+        ...     dataset = SliceDataset(f"{root}/singlecoil_train", challenge="singlecoil")
+        ...     kspace, mask, target, attrs, fname, slice_num = dataset[1]
+        >>> len(dataset), kspace.shape, target.shape, fname, slice_num
+        (2, (32, 16), (16, 16), 'file_sim0_0000.h5', 1)
     """
 
     def __init__(

@@ -170,6 +170,15 @@ class Unet(nn.Module):
         - Input: (N, in_chans, H, W), any H, W >= 2 ** num_pool_layers (odd sizes ok); with
           ``norm="instance"`` the bottom level (H // 2**L, W // 2**L) needs two pixels or more.
         - Output: (N, out_chans, H, W).
+
+    Examples:
+        >>> import torch
+        >>> from mri_recon.models import Unet
+        >>> net = Unet(in_chans=1, out_chans=1, chans=8, num_pool_layers=2)
+        >>> net(torch.randn(2, 1, 33, 20)).shape  # odd sizes are fine
+        torch.Size([2, 1, 33, 20])
+        >>> Unet(**net.config()).chans  # the constructor arguments rebuild it
+        8
     """
 
     def __init__(

@@ -192,6 +192,20 @@ class Conv2d(_ConvNd):
         - Input: (N, C_in, H, W) or (C_in, H, W), any memory format.
         - Output: (N, C_out, H_out, W_out) or (C_out, H_out, W_out), with per dimension
           floor((H + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1.
+
+    Examples:
+        >>> import torch
+        >>> from mri_recon.nn import Conv2d
+        >>> _ = torch.manual_seed(0)
+        >>> conv = Conv2d(1, 8, kernel_size=3, padding=1)
+        >>> x = torch.randn(2, 1, 32, 32)
+        >>> conv(x).shape
+        torch.Size([2, 8, 32, 32])
+        >>> aten = Conv2d(1, 8, kernel_size=3, padding=1, impl="aten")  # torch's kernel
+        >>> aten.load_state_dict(conv.state_dict())
+        <All keys matched successfully>
+        >>> torch.allclose(conv(x), aten(x), atol=1e-5)
+        True
     """
 
     def __init__(

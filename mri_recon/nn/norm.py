@@ -72,6 +72,20 @@ class InstanceNorm2d(_NormBase):
     Shape:
         - Input: (N, C, H, W) or (C, H, W)
         - Output: same shape as the input
+
+    Examples:
+        >>> import torch
+        >>> from mri_recon.nn import InstanceNorm2d
+        >>> _ = torch.manual_seed(0)
+        >>> x = torch.randn(2, 4, 8, 8) * 3 + 5
+        >>> y = InstanceNorm2d(4)(x)
+        >>> y.shape
+        torch.Size([2, 4, 8, 8])
+        >>> torch.allclose(y.mean((2, 3)), torch.zeros(2, 4), atol=1e-5)
+        True
+        >>> reference = InstanceNorm2d(4, fused=False)  # the formulas written out one per line
+        >>> torch.allclose(reference(x), y, atol=1e-5)
+        True
     """
 
     def __init__(

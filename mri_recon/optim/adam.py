@@ -57,6 +57,22 @@ class Adam(OptimizerBase):
         amsgrad: use the AMSGrad variant.
         maximize: maximize the objective instead of minimizing it.
         foreach: use the multi-tensor path (``torch._foreach_*``); None means True.
+
+    Examples:
+        The first step moves every coordinate by about :math:`\gamma`, however different the
+        gradients' scales (after bias correction :math:`m_1 / \sqrt{v_1}` is the sign of
+        :math:`g_1`):
+
+        >>> import torch
+        >>> from mri_recon.optim import Adam
+        >>> w = torch.tensor([1.0, -100.0], requires_grad=True)
+        >>> opt = Adam([w], lr=0.1)
+        >>> w.grad = torch.tensor([0.5, 2000.0])
+        >>> opt.step()
+        >>> w
+        tensor([   0.9000, -100.1000], requires_grad=True)
+        >>> sorted(opt.state[w])
+        ['exp_avg', 'exp_avg_sq', 'step']
     """
 
     decoupled_weight_decay = False

@@ -36,6 +36,21 @@ class AdamW(Adam):
         amsgrad: use the AMSGrad variant.
         maximize: maximize the objective instead of minimizing it.
         foreach: use the multi-tensor path (``torch._foreach_*``); None means True.
+
+    Examples:
+        With a zero gradient only the decay acts: AdamW shrinks the weights by
+        :math:`1 - \gamma \lambda`, while Adam's L2 penalty, divided by its own root mean
+        square, moves them by :math:`\gamma`:
+
+        >>> import torch
+        >>> from mri_recon.optim import Adam, AdamW
+        >>> for optimizer in (AdamW, Adam):
+        ...     w = torch.ones(2, requires_grad=True)
+        ...     w.grad = torch.zeros(2)
+        ...     optimizer([w], lr=0.1, weight_decay=0.5).step()
+        ...     print(optimizer.__name__, w.detach())
+        AdamW tensor([0.9500, 0.9500])
+        Adam tensor([0.9000, 0.9000])
     """
 
     decoupled_weight_decay = True

@@ -55,6 +55,20 @@ class RMSprop(OptimizerBase):
         centered: normalize by the gradient's estimated variance instead of its second moment.
         maximize: maximize the objective instead of minimizing it.
         foreach: use the multi-tensor path (``torch._foreach_*``); None means True.
+
+    Examples:
+        Without bias correction the first step is large: :math:`v_1 = (1 - \alpha) g_1^2`, so
+        every coordinate moves by :math:`\gamma / \sqrt{1 - \alpha} = 10 \gamma`, whatever the
+        size of its gradient:
+
+        >>> import torch
+        >>> from mri_recon.optim import RMSprop
+        >>> w = torch.zeros(2, requires_grad=True)
+        >>> opt = RMSprop([w], lr=0.01, alpha=0.99)
+        >>> w.grad = torch.tensor([1.0, -4.0])
+        >>> opt.step()
+        >>> w
+        tensor([-0.1000,  0.1000], requires_grad=True)
     """
 
     def __init__(

@@ -60,6 +60,22 @@ class SGD(OptimizerBase):
         maximize: maximize the objective instead of minimizing it.
         foreach: use the multi-tensor path (``torch._foreach_*``); None means True.
         momentum_style: ``"pytorch"`` or ``"sutskever"``, see above.
+
+    Examples:
+        Two steps on :math:`\|w - (1, -2)\|^2` with PyTorch's momentum: :math:`v_1 = g_1 =
+        (-2, 4)`, :math:`w_1 = (0.2, -0.4)`, :math:`v_2 = 0.9 v_1 + g_2 = (-3.4, 6.8)`, then
+        :math:`w_2 = w_1 - 0.1 v_2`:
+
+        >>> import torch
+        >>> from mri_recon.optim import SGD
+        >>> w = torch.zeros(2, requires_grad=True)
+        >>> opt = SGD([w], lr=0.1, momentum=0.9)
+        >>> for _ in range(2):
+        ...     opt.zero_grad()
+        ...     (w - torch.tensor([1.0, -2.0])).square().sum().backward()
+        ...     opt.step()
+        >>> w
+        tensor([ 0.5400, -1.0800], requires_grad=True)
     """
 
     def __init__(
