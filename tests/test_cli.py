@@ -87,3 +87,39 @@ def test_errors_from_loader_workers_come_out_on_one_line() -> None:
     assert "Original Traceback" in str(caught.value)  # torch's wrapping, seen by the CLI
     assert one_line(caught.value) == "batch_size: a batch mixes image sizes"
     assert one_line(ValueError("first\nsecond")) == "first second"
+
+
+@pytest.mark.parametrize("command", [[], ["reconstruct"], ["evaluate"], ["demo"]])
+def test_help_imports_no_torch(command: list[str], tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from mri_recon.cli import main\n"
+        "try:\n"
+        f"    main({[*command, '--help']!r})\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0\n"
+        "heavy = {'torch', 'pytorch_lightning', 'fastmri', 'h5py', 'numpy'}\n"
+        "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_python_m_mri_recon_is_the_command(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "mri_recon", "evaluate", "--help"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "--predictions-path" in result.stdout and "--batch-size" in result.stdout
+
+
+def test_fit_takes_a_bundled_recipe_by_name(tmp_path: Path) -> None:
+    result = run("fit", "--config", "unet_knee_singlecoil", "--print_config", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "challenge: singlecoil" in result.stdout and "chans: 32" in result.stdout
+    unknown = run("fit", "--config", "no_such_recipe", cwd=tmp_path)
+    assert unknown.returncode == 2
+    error = "mri-recon fit: error: config: no_such_recipe is neither a file nor a bundled recipe"
+    assert unknown.stderr.strip().splitlines()[-1].startswith(error)
+    assert not any(tmp_path.iterdir())
