@@ -5,7 +5,7 @@ The names below load on first use (PEP 562), so the light modules of this packag
 and the simulator does not pay for Lightning.
 """
 
-from importlib import import_module
+from mri_recon.lazy import lazy_attributes
 
 _HOMES = {
     "BadFileError": "file_check",
@@ -19,12 +19,4 @@ _HOMES = {
 
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str) -> object:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)

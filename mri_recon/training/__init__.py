@@ -4,7 +4,7 @@ and CLI.
 The names below load on first use (PEP 562): reading a checkpoint does not import Lightning.
 """
 
-from importlib import import_module
+from mri_recon.lazy import lazy_attributes
 
 _HOMES = {
     "ReconCheckpoint": "checkpoint",
@@ -14,12 +14,4 @@ _HOMES = {
 
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str) -> object:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)
