@@ -46,7 +46,8 @@ class Line:
         grad_norm: ``||g||``.
         curvature: ``c = g^T H g / ||g||^2``.
         sharpness: ``L``, the largest Hessian eigenvalue (power iteration).
-        measured_min: the step size of the smallest measured loss.
+        measured_min: the step size of the smallest measured loss, refined by the parabola
+            through it and its two neighbours.
         measured_crossing: the smallest positive step size where the measured loss is back up
             at ``loss`` (linear interpolation), or None within the range.
     """
@@ -188,9 +189,20 @@ def loss_line(probe: LineProbe, iterations: int, points: int) -> Line:
         grad_norm=math.sqrt(grad_sq),
         curvature=curvature,
         sharpness=sharpness,
-        measured_min=lrs[best],
+        measured_min=_vertex(lrs, losses, best),
         measured_crossing=_crossing(lrs, losses, loss0, best),
     )
+
+
+def _vertex(lrs: list[float], losses: list[float], best: int) -> float:
+    """The minimum of the parabola through the smallest loss and its neighbours (the grid point
+    itself at either end of the line)."""
+    if best in (0, len(lrs) - 1):
+        return lrs[best]
+    (x0, x1, x2), (y0, y1, y2) = lrs[best - 1 : best + 2], losses[best - 1 : best + 2]
+    numerator = (x1 - x0) ** 2 * (y1 - y2) - (x1 - x2) ** 2 * (y1 - y0)
+    denominator = (x1 - x0) * (y1 - y2) - (x1 - x2) * (y1 - y0)
+    return x1 - 0.5 * numerator / denominator
 
 
 def _crossing(lrs: list[float], losses: list[float], level: float, start: int) -> float | None:

@@ -78,7 +78,7 @@ def quadratic_figure(results: QuadraticResults, settings: QuadraticSettings) -> 
     for ratio, curve in results.curves.items():
         curves.semilogy(curve["f"], label=f"lr = {ratio:g}/L")
         top.plot(curve["top"][:25], marker=".", label=f"lr = {ratio:g}/L")
-    curves.set(xlabel="step", ylabel="f(x_t) - f*", ylim=(1e-12, 1e4))
+    curves.set(xlabel="step", ylabel="f(x_t) - f*", ylim=(None, 1e4))
     curves.set_title(f"gradient descent, condition number {settings.condition:g}")
     curves.legend(fontsize=8)
     top.axhline(0, color="grey", lw=0.5)
@@ -86,9 +86,10 @@ def quadratic_figure(results: QuadraticResults, settings: QuadraticSettings) -> 
     top.set_title("<= 1/L: monotone; 1/L..2/L: overshoots; > 2/L: grows")
     lrs, values = zip(*results.sweep)
     sweep.loglog(lrs, values, marker=".", color="black")
+    sweep.set_ylim(min(values) / 3, 1e3 * values[0])  # diverged runs leave the top of the panel
     for x, text in ((1 / big, "1/L"), (2 / big, "2/L")):
         sweep.axvline(x, color="tab:red", ls="--", lw=1)
-        sweep.text(x, max(values), f" {text}", color="tab:red", va="top")
+        sweep.text(x, 1e2 * values[0], f" {text}", color="tab:red", va="top")
     sweep.set(xlabel="step size", ylabel=f"f after {settings.steps} steps")
     sweep.set_title("final f by step size; L from the Hessian's eigenvalues")
     for name, label in METHOD_LABELS.items():
