@@ -3,6 +3,7 @@
 Commands:
     fit, validate, test    training and validation through LightningCLI (``mri_recon.training.cli``)
     demo                   the main job on the bundled default data
+    study                  the optimization, normalization and convolution studies
 """
 
 import argparse
@@ -10,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mri_recon.commands import study
 from mri_recon.data.fastmri_format import CHALLENGES
 from mri_recon.data.masks import MASK_TYPES
 from mri_recon.inference import ACCELERATORS
@@ -179,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--overwrite", action="store_true", help="rebuild outputs that already exist")
     demo.set_defaults(run=_demo)
+    study.register(commands)
     return parser
 
 
