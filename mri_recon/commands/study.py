@@ -3,8 +3,8 @@
 ``step-size``, ``optimizers``, ``normalization`` and ``convolution`` each write PNG plots and
 JSON/CSV tables to ``--output-dir`` and print a summary; the logic lives in
 :mod:`mri_recon.studies`. The network studies read ``--data-path`` (a fastMRI folder), or the
-demo dataset, built when missing as ``mri-recon demo`` builds it. Imports here stay light so
-that ``mri-recon --help`` does not load torch.
+demo dataset, built when missing as ``mri-recon demo`` builds it. Module-level imports stay
+light (no torch, numpy or matplotlib): the run functions import what they need.
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ def _normalization(args: argparse.Namespace) -> int:
     size, data = _load(args, _setup(args, FILES))
     study = normalization_study(size, len(data.train), args.quick)
     content = run_normalization(study, data, args.output_dir)
-    return _finish(summary(content, args.output_dir), [])
+    return _finish(summary(content, args.output_dir), content["checks"])
 
 
 def _convolution(args: argparse.Namespace) -> int:

@@ -76,8 +76,30 @@ class RunRecord:
     val: dict[str, float] | None = None
     val_curve: list[tuple[int, dict[str, float]]] = field(default_factory=list)
 
+    def per_epoch(self, values: list[float], size: int) -> tuple[list[int], list[float]]:
+        """Mean of per-step ``values`` over each epoch's worth of slice gradients.
+
+        Minibatch losses are noisy and a full-batch step is one point per epoch, so curves are
+        compared on this common footing: epoch ``e`` holds the steps that spent its gradients.
+
+        Args:
+            values: one value per step (``loss``, ``l1``, ``grad_norm``).
+            size: slices in the training set.
+
+        Returns:
+            ``(epochs, means)``, epochs counted from 1 at the end of each.
+        """
+        epochs = (np.asarray(self.samples) - 1) // size
+        done = sorted(set(epochs.tolist()))
+        means = [float(np.mean(np.asarray(values)[epochs == e])) for e in done]
+        return [e + 1 for e in done], means
+
     def summary(self) -> dict[str, Any]:
-        """The run's final numbers (no curves)."""
+        """The run's final numbers.
+
+        Returns:
+            Steps, slice gradients, training seconds, divergence and the final scores.
+        """
         return {
             "steps": len(self.loss),
             "samples": self.samples[-1] if self.samples else 0,
@@ -112,6 +134,12 @@ def make_unet(
 
 def batch_loss(net: nn.Module, slices: Slices, index: Tensor, normalized: bool) -> tuple:
     """The summed L1 objective of some slices, and their summed L1 on normalised images.
+
+    Args:
+        net: the network.
+        slices: the slices.
+        index: which of them.
+        normalized: the run's input normalization (the objective's units).
 
     Returns:
         ``(objective sum, normalised L1 sum, pixel count)``; the sums carry gradients.
@@ -207,7 +235,16 @@ def _outputs(net: nn.Module, slices: Slices, settings: RunSettings) -> Tensor:
 
 @torch.no_grad()
 def full_loss(net: nn.Module, slices: Slices, settings: RunSettings) -> float:
-    """The objective (mean L1, in the run's units) over all ``slices``, in eval mode."""
+    """The objective over a whole set of slices, in eval mode.
+
+    Args:
+        net: the network.
+        slices: the slices.
+        settings: the run's settings (batch size, input normalization).
+
+    Returns:
+        The mean L1, in the run's units.
+    """
     net.eval()
     total = pixels = 0
     for index in torch.arange(len(slices)).split(settings.batch_size):
@@ -222,6 +259,11 @@ def validate(net: nn.Module, slices: Slices, settings: RunSettings) -> dict[str,
     Outputs and targets are un-normalised first; PSNR and SSIM use each volume's ``max``
     attribute as the data range (its target's maximum where the file has none). ``l1`` is the
     mean L1 on normalised images (targets unclamped), comparable between all runs.
+
+    Args:
+        net: the network.
+        slices: every slice of the validation volumes.
+        settings: the run's settings (batch size, input normalization).
 
     Returns:
         ``{"nmse", "psnr", "ssim", "l1"}``.
@@ -240,5 +282,13 @@ def validate(net: nn.Module, slices: Slices, settings: RunSettings) -> dict[str,
 
 
 def zero_filled_scores(slices: Slices, batch_size: int) -> dict[str, float]:
-    """The validation scores of the zero-filled input itself (the network's starting point)."""
+    """The scores of the zero-filled input itself, the baseline every network must beat.
+
+    Args:
+        slices: every slice of some volumes.
+        batch_size: slices per pass.
+
+    Returns:
+        As :func:`validate`.
+    """
     return validate(nn.Identity(), slices, RunSettings(0, batch_size, normalized=False))

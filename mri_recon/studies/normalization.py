@@ -23,6 +23,9 @@ from tqdm import tqdm
 from mri_recon.optim import Adam
 from mri_recon.studies.data import StudyData
 from mri_recon.studies.loop import RunRecord, RunSettings, make_unet, train_run
+from mri_recon.studies.output import check
+
+SAME_TRAINING = 1e-5  # relative difference of step losses that still counts as the same run
 
 
 @dataclass(frozen=True)
@@ -105,8 +108,20 @@ def run_study(study: NormalizationStudy, data: StudyData) -> dict[str, RunRecord
     return records
 
 
-def result_rows(study: NormalizationStudy, records: dict[str, RunRecord]) -> list[dict[str, Any]]:
-    """One table row per variant: its setup and its final numbers."""
+def result_rows(
+    study: NormalizationStudy, records: dict[str, RunRecord], size: int
+) -> list[dict[str, Any]]:
+    """The study's table.
+
+    Args:
+        study: the settings (the variants, in order).
+        records: the runs by variant name.
+        size: slices in the training set.
+
+    Returns:
+        One row per variant: its setup and its final numbers, with the mean training L1 of the
+        last epoch (train mode, normalised images: comparable between all variants).
+    """
     rows = []
     for variant in study.variants:
         record = records[variant.name]
@@ -116,6 +131,43 @@ def result_rows(study: NormalizationStudy, records: dict[str, RunRecord]) -> lis
             "batch_size": variant.batch_size,
             "input_normalized": variant.normalized,
         }
-        final_l1 = record.l1[-1] if record.l1 else None
-        rows.append({**setup, **record.summary(), "last_step_l1": final_l1})
+        last_epoch_l1 = record.per_epoch(record.l1, size)[1][-1]
+        rows.append({**setup, **record.summary(), "last_epoch_l1": last_epoch_l1})
     return rows
+
+
+def batch_of_one_checks(
+    study: NormalizationStudy, records: dict[str, RunRecord]
+) -> list[dict[str, Any]]:
+    """Batch norm on batches of 1 normalises each image by its own statistics while training,
+    which is instance norm: the two runs must take the same steps (checked when both ran).
+
+    Args:
+        study: the settings (the variants).
+        records: the runs by variant name.
+
+    Returns:
+        One check per such pair of variants (none when the study has no pair).
+    """
+    checks = []
+    for batch in study.variants:
+        if batch.norm != "batch" or batch.batch_size != 1:
+            continue
+        pairs = [
+            v
+            for v in study.variants
+            if v.norm == "instance" and v.batch_size == 1 and v.normalized == batch.normalized
+        ]
+        if not pairs:
+            continue
+        ours, theirs = records[batch.name].loss, records[pairs[0].name].loss
+        gap = max(abs(a - b) / abs(b) for a, b in zip(ours, theirs))
+        checks.append(
+            check(
+                f"{batch.name} trains exactly as {pairs[0].name} (batch norm of one image is "
+                "instance norm)",
+                len(ours) == len(theirs) and gap <= SAME_TRAINING,
+                f"largest relative difference of the step losses {gap:.1e}",
+            )
+        )
+    return checks

@@ -8,8 +8,19 @@ from typing import Any
 
 from mri_recon.studies.data import StudyData
 from mri_recon.studies.loop import zero_filled_scores
-from mri_recon.studies.normalization import NormalizationStudy, result_rows, run_study
-from mri_recon.studies.output import format_table, save_figure, write_csv, write_json
+from mri_recon.studies.normalization import (
+    NormalizationStudy,
+    batch_of_one_checks,
+    result_rows,
+    run_study,
+)
+from mri_recon.studies.output import (
+    format_checks,
+    format_table,
+    save_figure,
+    write_csv,
+    write_json,
+)
 from mri_recon.studies.training_plots import normalization_figure
 
 FILES = ("normalization.json", "normalization.csv", "normalization.png")
@@ -23,7 +34,7 @@ COLUMNS = (
     "wall_s",
     "diverged",
     "train_loss",
-    "last_step_l1",
+    "last_epoch_l1",
     "val_ssim",
     "val_psnr",
     "val_nmse",
@@ -35,6 +46,8 @@ TABLE = (
     ("input_normalized", ""),
     ("steps", "d"),
     ("wall_s", ".1f"),
+    ("diverged", ""),
+    ("last_epoch_l1", ".4f"),
     ("val_l1", ".4f"),
     ("val_ssim", ".4f"),
     ("val_psnr", ".2f"),
@@ -53,11 +66,11 @@ def run_normalization(
         output_dir: the folder for ``FILES`` (checked beforehand by the caller).
 
     Returns:
-        The JSON content written.
+        The JSON content written (``checks`` among it).
     """
     zero_filled = zero_filled_scores(data.val, study.run.batch_size)
     records = run_study(study, data)
-    rows = result_rows(study, records)
+    rows = result_rows(study, records, len(data.train))
     curves = {
         name: {
             "samples": record.samples,
@@ -72,6 +85,7 @@ def run_normalization(
         "data": data.describe(),
         "settings": asdict(study),
         "zero_filled": zero_filled,
+        "checks": batch_of_one_checks(study, records),
         "runs": rows,
         "curves": curves,
     }
@@ -83,7 +97,15 @@ def run_normalization(
 
 
 def summary(content: dict[str, Any], output_dir: Path) -> str:
-    """The text printed at the end: the table and the files."""
+    """The text printed at the end.
+
+    Args:
+        content: what :func:`run_normalization` wrote.
+        output_dir: where it wrote it.
+
+    Returns:
+        The table, the checks and the files.
+    """
     zero = content["zero_filled"]
     return "\n".join(
         [
@@ -91,6 +113,8 @@ def summary(content: dict[str, Any], output_dir: Path) -> str:
             f"zero-filled input: validation SSIM {zero['ssim']:.4f}, PSNR {zero['psnr']:.2f}, "
             f"L1 {zero['l1']:.4f}",
             format_table(content["runs"], TABLE),
+            "checks:",
+            format_checks(content["checks"]),
             *(f"wrote {output_dir / name}" for name in FILES),
         ]
     )

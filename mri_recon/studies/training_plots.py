@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -11,26 +9,6 @@ from matplotlib.figure import Figure
 from mri_recon.studies.loop import RunRecord
 from mri_recon.studies.normalization import NormalizationStudy
 from mri_recon.studies.optimizers import MethodResult
-
-
-def per_epoch(record: RunRecord, values: Sequence[float], size: int) -> tuple[list, list]:
-    """Mean of per-step ``values`` over each epoch's worth of slice gradients.
-
-    Minibatch losses are noisy and a full-batch step is one point per epoch, so curves are
-    compared on this common footing: epoch ``e`` holds the steps that spent its gradients.
-
-    Args:
-        record: the run (for the slice gradients spent after each step).
-        values: one value per step.
-        size: slices in the training set.
-
-    Returns:
-        ``(epochs, means)``, epochs counted from 1 at the end of each.
-    """
-    epochs = (np.asarray(record.samples) - 1) // size
-    done = sorted(set(epochs.tolist()))
-    means = [float(np.mean(np.asarray(values)[epochs == e])) for e in done]
-    return [e + 1 for e in done], means
 
 
 def _reference(axes: Axes, level: float | None, text: str) -> None:
@@ -62,7 +40,7 @@ def optimizers_figure(
         style = {"ls": "--"} if result.method.name == "sutskever" else {}
         if best is not None:
             record = result.runs[best]
-            epochs, means = per_epoch(record, record.loss, size)
+            epochs, means = record.per_epoch(record.loss, size)
             curves.semilogy(epochs, means, marker=".", label=f"{label}, lr {best:g}", **style)
         lrs = list(result.runs)
         losses = [result.runs[lr].train_loss for lr in lrs]
@@ -102,10 +80,10 @@ def normalization_figure(
     for variant in study.variants:
         record = records[variant.name]
         style = {"ls": "--" if not variant.normalized else ":" if variant.batch_size == 1 else "-"}
-        epochs, means = per_epoch(record, record.l1, size)
+        epochs, means = record.per_epoch(record.l1, size)
         lines = loss.semilogy(epochs, means, label=variant.label, **style)
         color = lines[0].get_color()
-        grads.semilogy(*per_epoch(record, record.grad_norm, size), color=color, **style)
+        grads.semilogy(*record.per_epoch(record.grad_norm, size), color=color, **style)
         curve = [(s / size, v["ssim"]) for s, v in record.val_curve]
         if record.val is not None:
             curve.append((record.samples[-1] / size, record.val["ssim"]))

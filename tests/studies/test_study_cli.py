@@ -3,6 +3,8 @@
 import csv
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,6 +124,7 @@ def test_normalization_study(small_multicoil: Path, tmp_path: Path, capsys):
     out = tmp_path / "norm"
     run_quick(capsys, "normalization", small_multicoil, out, "--chans", "4")
     content = read_json(out / "normalization.json")
+    assert_all_passed(content["checks"])  # batch norm of one image trains as instance norm
     runs = {run["variant"]: run for run in content["runs"]}
     assert {r["norm"] for r in runs.values()} == {"none", "batch", "instance", "group", "layer"}
     assert runs["batch-b1"]["batch_size"] == 1 and not runs["instance-raw"]["input_normalized"]
@@ -164,3 +167,17 @@ def test_earlier_results_are_kept_without_overwrite(tmp_path: Path, capsys):
     args = ("study", "convolution", "--quick", "--output-dir", out, "--overwrite")
     assert run_main(capsys, *args)[0] == 0
     assert read_json(out / "convolution.json")["study"] == "convolution"
+
+
+def test_registering_the_command_imports_nothing_heavy():
+    """``mri-recon study --help`` must stay fast: the command module loads no torch or plots."""
+    code = (
+        "import argparse, sys\n"
+        "from mri_recon.commands import study\n"
+        "study.register(argparse.ArgumentParser().add_subparsers())\n"
+        "heavy = ('torch', 'numpy', 'matplotlib', 'h5py', 'fastmri', 'pytorch_lightning')\n"
+        "print([name for name in heavy if name in sys.modules])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
