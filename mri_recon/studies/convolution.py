@@ -39,7 +39,16 @@ class Geometry:
 
 
 def output_width(length: int, kernel: int, geometry: Geometry) -> int:
-    """``floor((n + 2 p - d (k - 1) - 1) / s) + 1``: the windows that fit in the padded input."""
+    """The number of kernel windows that fit in the padded input.
+
+    Args:
+        length: input length ``n``.
+        kernel: kernel length ``k``.
+        geometry: stride ``s``, padding ``p``, dilation ``d``.
+
+    Returns:
+        ``floor((n + 2 p - d (k - 1) - 1) / s) + 1``.
+    """
     span = geometry.dilation * (kernel - 1) + 1  # the kernel's extent, taps spread by dilation
     return (length + 2 * geometry.padding - span) // geometry.stride + 1
 
@@ -68,10 +77,18 @@ def conv_matrix(weight: Tensor, length: int, geometry: Geometry) -> Tensor:
 
 
 def windows(x: Tensor, kernel: int, geometry: Geometry) -> Tensor:
-    """im2col: the input values under each tap for each output, (k, output width).
+    """im2col: the input values under each tap for each output.
 
     ``conv1d(x, w) = w @ windows(x)``: the same product as ``M x``, with the roles of input and
     kernel swapped (the form the project's convolutions compute, one matmul per block).
+
+    Args:
+        x: the input, (n,).
+        kernel: the kernel length ``k``.
+        geometry: stride, padding and dilation.
+
+    Returns:
+        The stacked windows, (k, output width).
     """
     padded = F.pad(x, (geometry.padding, geometry.padding))
     width = output_width(x.numel(), kernel, geometry)
@@ -120,7 +137,11 @@ class WorkedExample:
     grads_autograd: dict[str, Tensor]
 
     def max_errors(self) -> dict[str, float]:
-        """Largest differences: by hand vs ours and vs torch (forward), by hand vs autograd."""
+        """The largest differences between the ways of computing the same thing.
+
+        Returns:
+            By name: forward by hand vs ours and vs torch, each gradient by hand vs autograd.
+        """
         errors = {
             "forward, hand vs mri_recon": float((self.by_hand - self.ours).abs().max()),
             "forward, hand vs torch": float((self.by_hand - self.torch).abs().max()),

@@ -33,7 +33,7 @@ X = torch.arange(1.0, 9.0)  # the worked examples' input: 1, 2, ..., 8
 KERNEL = torch.tensor([1.0, 2.0, -1.0])
 BIAS = 0.5
 GEOMETRIES = (Geometry(), Geometry(stride=2), Geometry(padding=1), Geometry(dilation=2))
-SHOWN_INPUTS = ("8", "8x7")  # the width cases printed (the CSV holds them all)
+SHOWN = {("8", "3"), ("8x7", "3x3")}  # (input, kernel) of the width cases printed; CSV: all
 EXACT = 1e-12  # float64 sums of small integers: the three ways agree to rounding at most
 
 AUTOGRAD_NOTE = """\
@@ -57,7 +57,14 @@ def _vector_text(vector: Tensor) -> str:
 
 
 def example_text(example: WorkedExample) -> str:
-    """A worked example as text: the matrix, im2col, the three outputs and the gradients."""
+    """A worked example as text.
+
+    Args:
+        example: the example.
+
+    Returns:
+        The matrix, im2col, the three outputs and the gradients, one item per line.
+    """
     lines = [
         f"1-D convolution, kernel {_vector_text(example.weight)}, bias {example.bias:g}, "
         f"{example.geometry}, input x = {_vector_text(example.x)}",
@@ -78,8 +85,15 @@ def example_text(example: WorkedExample) -> str:
 
 
 def matrices_figure(examples: list[WorkedExample]) -> Figure:
-    """Each example's convolution matrix with its values, the first one's im2col, and the
-    transpose of the strided one (its backward: a transposed convolution)."""
+    """The convolution matrices as pictures.
+
+    Args:
+        examples: the worked examples (one of them strided).
+
+    Returns:
+        Each example's matrix with its values, the first one's im2col and the transpose of the
+        strided one (its backward: a transposed convolution).
+    """
     shown = [(e.matrix, f"M: {e.geometry}") for e in examples]
     shown.append((examples[0].columns, "im2col of x = 1..8 (first M)"))
     strided = next(e for e in examples if e.geometry.stride > 1)
@@ -136,10 +150,10 @@ def run_convolution(output_dir: Path, quick: bool) -> dict[str, Any]:
             "output widths: floor((n + 2 p - d (k - 1) - 1) / s) + 1, transposed: "
             "s (n - 1) - 2 p + d (k - 1) + 1",
             format_table(
-                [row for row in widths if row["input"] in SHOWN_INPUTS and row["kernel"] != "1"],
+                [row for row in widths if (row["input"], row["kernel"]) in SHOWN],
                 [(column, "") for column in WIDTH_COLUMNS],
             ),
-            f"(these are the {SHOWN_INPUTS} rows; all {len(widths)} are in {FILES[2]})",
+            f"(the 3-tap cases on 8 and 8x7 inputs; all {len(widths)} are in {FILES[2]})",
             AUTOGRAD_NOTE,
             "checks:\n" + format_checks(checks),
         ]

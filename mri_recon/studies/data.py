@@ -54,7 +54,14 @@ class Slices:
         return self.images.shape[0]
 
     def to(self, dtype: torch.dtype) -> Slices:
-        """A copy with the images, targets and scales in ``dtype``."""
+        """A copy in another floating-point type.
+
+        Args:
+            dtype: the type of the images, targets and scales.
+
+        Returns:
+            The copy.
+        """
         return replace(
             self,
             images=self.images.to(dtype),
@@ -64,7 +71,14 @@ class Slices:
         )
 
     def spread(self, count: int) -> Slices:
-        """``count`` of the slices, spread evenly (all of them if there are fewer)."""
+        """Some of the slices, spread evenly.
+
+        Args:
+            count: how many (all of them if there are fewer).
+
+        Returns:
+            The chosen slices, in order.
+        """
         index = _evenly_spaced(len(self), count)
         return Slices(
             images=self.images[index],
@@ -110,7 +124,11 @@ class StudyData:
     val: Slices
 
     def describe(self) -> str:
-        """One line: where the data comes from and how much of it is used."""
+        """Where the data comes from and how much of it is used.
+
+        Returns:
+            One line of text.
+        """
         height, width = self.train.images.shape[-2:]
         volumes = len(set(self.val.fnames))
         return (
@@ -120,7 +138,14 @@ class StudyData:
 
 
 def find_challenge(root: Path, challenge: str | None) -> str:
-    """The challenge whose train and val folders ``root`` holds (``challenge`` if given).
+    """The challenge whose train and val folders ``root`` holds.
+
+    Args:
+        root: the data folder.
+        challenge: the challenge asked for, or None to find it.
+
+    Returns:
+        ``singlecoil`` or ``multicoil``.
 
     Raises:
         FileNotFoundError: ``root`` is not a folder.

@@ -80,12 +80,26 @@ class LineProbe:
 
     @staticmethod
     def flat(tensors: list[Tensor]) -> Tensor:
-        """The tensors concatenated into one vector."""
+        """Flattens tensors.
+
+        Args:
+            tensors: tensors of any shapes.
+
+        Returns:
+            Their values concatenated into one vector.
+        """
         return torch.cat([t.reshape(-1) for t in tensors])
 
     @contextmanager
     def moved(self, delta: Tensor) -> Iterator[None]:
-        """Shifts the weights by ``delta`` (flat) for the duration of the block."""
+        """Shifts the weights for the duration of the block.
+
+        Args:
+            delta: the shift, flat (as :meth:`flat` orders the weights).
+
+        Yields:
+            Nothing; the network holds the shifted weights inside the block.
+        """
         offset = 0
         with torch.no_grad():
             for p in self.params:
@@ -106,7 +120,14 @@ class LineProbe:
         return list(torch.arange(len(self.slices)).split(self.batch_size))
 
     def loss(self, delta: Tensor) -> float:
-        """The mean L1 loss at ``weights + delta``."""
+        """The loss near the weights.
+
+        Args:
+            delta: a flat shift of the weights.
+
+        Returns:
+            The mean L1 loss at ``weights + delta``.
+        """
         total = pixels = 0.0
         with self.moved(delta), torch.no_grad():
             for index in self._batches():
@@ -115,7 +136,14 @@ class LineProbe:
         return total / pixels
 
     def gradient(self, delta: Tensor) -> Tensor:
-        """The gradient of the mean L1 loss at ``weights + delta``, flat."""
+        """The gradient near the weights.
+
+        Args:
+            delta: a flat shift of the weights.
+
+        Returns:
+            The gradient of the mean L1 loss at ``weights + delta``, flat.
+        """
         grads = [torch.zeros_like(p) for p in self.params]
         pixels = self.slices.images[0].numel() * len(self.slices)
         with self.moved(delta):
@@ -126,7 +154,15 @@ class LineProbe:
         return self.flat(grads)
 
     def hessian_vector(self, vector: Tensor, grad: Tensor) -> Tensor:
-        """``H v`` by a forward difference of gradients; ``grad`` is the gradient at the weights."""
+        """A Hessian-vector product by a forward difference of gradients.
+
+        Args:
+            vector: ``v``, flat.
+            grad: the gradient at the weights.
+
+        Returns:
+            ``H v ~ (grad(w + eps v) - grad(w)) / eps``, ``eps`` relative to the weights' norm.
+        """
         eps = EPS * float(self.weights.norm()) / float(vector.norm())
         return (self.gradient(eps * vector) - grad) / eps
 

@@ -188,7 +188,14 @@ def result_rows(results: list[MethodResult], start_loss: float) -> list[dict[str
     """One table row per run: method, step size, whether it is the method's best, its numbers.
 
     A run counts as diverged when it blew up (stopped early) or ended with a higher training
-    loss than the untrained network's ``start_loss``.
+    loss than the untrained network's.
+
+    Args:
+        results: the runs of every method.
+        start_loss: the untrained network's training loss.
+
+    Returns:
+        One row per run.
     """
     rows = []
     for result in results:
@@ -201,6 +208,14 @@ def result_rows(results: list[MethodResult], start_loss: float) -> list[dict[str
 
 
 def initial_loss(study: OptimizerStudy, data: StudyData) -> float:
-    """The training loss of the untrained network, where every run starts."""
+    """The training loss of the untrained network, where every run starts.
+
+    Args:
+        study: the settings (network, seed).
+        data: the slices.
+
+    Returns:
+        The mean L1 over the training slices.
+    """
     net = make_unet(study.chans, study.num_pool_layers, seed=study.run.seed)
     return full_loss(net, data.train, study.run)

@@ -101,7 +101,15 @@ def run_optimizers(study: OptimizerStudy, data: StudyData, output_dir: Path) -> 
 
 
 def summary(content: dict[str, Any], output_dir: Path) -> str:
-    """The text printed at the end: the table, the checks and the files."""
+    """The text printed at the end.
+
+    Args:
+        content: what :func:`run_optimizers` wrote.
+        output_dir: where it wrote it.
+
+    Returns:
+        The table, the checks and the files.
+    """
     zero = content["zero_filled"]["val"]
     return "\n".join(
         [

@@ -143,7 +143,14 @@ def check(statement: str, passed: bool, detail: str = "") -> dict[str, Any]:
 
 
 def format_checks(checks: Sequence[dict[str, Any]]) -> str:
-    """One line per check: ``ok`` or ``FAILED``, the statement and its numbers."""
+    """Checks as text.
+
+    Args:
+        checks: as :func:`check` makes them.
+
+    Returns:
+        One line per check: ``ok`` or ``FAILED``, the statement and its numbers.
+    """
     lines = []
     for entry in checks:
         verdict = "ok    " if entry["passed"] else "FAILED"

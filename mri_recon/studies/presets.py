@@ -34,7 +34,14 @@ class Scale:
     seed: int = 0
 
     def run(self, slices: int) -> RunSettings:
-        """The run settings for ``slices`` training slices (the budget in slice gradients)."""
+        """The run settings.
+
+        Args:
+            slices: training slices loaded.
+
+        Returns:
+            Batch size and seed, and ``epochs`` passes over ``slices`` as the budget.
+        """
         return RunSettings(round(self.epochs * slices), self.batch_size, seed=self.seed)
 
 
@@ -59,7 +66,15 @@ QUICK_QUADRATIC = QuadraticSettings(
 
 
 def scale(study: str, quick: bool, **overrides: float | None) -> Scale:
-    """The study's scale, with the options given on the command line (not None) replacing it.
+    """The study's scale, with the options given on the command line replacing it.
+
+    Args:
+        study: ``step-size``, ``optimizers`` or ``normalization``.
+        quick: the ``--quick`` scale instead of the default one.
+        **overrides: :class:`Scale` fields; None leaves the field as it is.
+
+    Returns:
+        The scale.
 
     Raises:
         ValueError: an override is not positive.
@@ -75,7 +90,18 @@ def scale(study: str, quick: bool, **overrides: float | None) -> Scale:
 def step_size_settings(
     size: Scale, slices: int, quick: bool, condition: float, dim: int
 ) -> tuple[QuadraticSettings, LineSettings]:
-    """The step-size study's two parts for ``slices`` training slices."""
+    """The step-size study's settings.
+
+    Args:
+        size: the scale.
+        slices: training slices loaded.
+        quick: the ``--quick`` settings.
+        condition: the condition number of the step-size panels.
+        dim: the quadratics' dimension.
+
+    Returns:
+        The quadratic part's and the network part's settings.
+    """
     quadratic = replace(
         QUICK_QUADRATIC if quick else QuadraticSettings(), condition=condition, dim=dim
     )
@@ -86,8 +112,16 @@ def step_size_settings(
 
 
 def optimizer_study(size: Scale, slices: int, quick: bool) -> OptimizerStudy:
-    """The optimizer study for ``slices`` training slices (``quick``: the middle two step sizes
-    of each method)."""
+    """The optimizer study's settings.
+
+    Args:
+        size: the scale.
+        slices: training slices loaded.
+        quick: keep the middle two step sizes of each method and check two steps.
+
+    Returns:
+        The settings.
+    """
     study = OptimizerStudy(run=size.run(slices), chans=size.chans)
     if quick:
         methods = tuple(replace(m, lrs=m.lrs[1:3]) for m in study.methods)
@@ -96,6 +130,15 @@ def optimizer_study(size: Scale, slices: int, quick: bool) -> OptimizerStudy:
 
 
 def normalization_study(size: Scale, slices: int, quick: bool) -> NormalizationStudy:
-    """The normalization study for ``slices`` training slices."""
+    """The normalization study's settings.
+
+    Args:
+        size: the scale.
+        slices: training slices loaded.
+        quick: validate once during training instead of three times.
+
+    Returns:
+        The settings.
+    """
     run = replace(size.run(slices), val_points=1 if quick else 3)
     return NormalizationStudy(run=run, chans=size.chans)

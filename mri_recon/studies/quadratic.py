@@ -69,7 +69,14 @@ class Quadratic:
         return self.largest / self.smallest
 
     def value(self, x: Tensor) -> Tensor:
-        """``f`` of each row of ``x``, (..., dim) -> (...)."""
+        """The function's value.
+
+        Args:
+            x: points, (..., dim).
+
+        Returns:
+            ``f`` of each, (...).
+        """
         return 0.5 * ((x @ self.hessian) * x).sum(-1)
 
 

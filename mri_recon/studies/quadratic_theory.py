@@ -40,12 +40,19 @@ def theory_setting(method: str, largest: float, smallest: float) -> Setting:
     raise ValueError(f"method must be gd, heavy-ball or nesterov, got {method!r}")
 
 
-REGIMES = ("monotone", "oscillating", "diverging")
 ROUNDING = 1e-9
 
 
 def gd_regime(lr: float, largest: float) -> str:
-    """What theory says gradient descent with step ``lr`` does (``lr != 2/L``)."""
+    """What theory says gradient descent does.
+
+    Args:
+        lr: the step size (not exactly 2/L, where the top coordinate neither grows nor shrinks).
+        largest: ``L``.
+
+    Returns:
+        ``"monotone"``, ``"oscillating"`` or ``"diverging"``.
+    """
     if lr <= 1 / largest:
         return "monotone"
     return "oscillating" if lr < 2 / largest else "diverging"
@@ -63,7 +70,7 @@ def observed_regime(problem: Quadratic, iterates: Tensor) -> str:
         iterates: the run's iterates, (steps + 1, dim).
 
     Returns:
-        One of :data:`REGIMES`.
+        ``"monotone"``, ``"oscillating"`` or ``"diverging"``.
     """
     coordinates = iterates @ problem.eigenvectors  # along each eigenvector, (steps + 1, dim)
     top = coordinates[:, -1].abs()

@@ -106,7 +106,13 @@ class QuadraticResults:
     checks: list[dict[str, Any]] = field(default_factory=list)
 
     def check(self, statement: str, passed: bool, detail: str = "") -> None:
-        """Records one theory check."""
+        """Records one theory check.
+
+        Args:
+            statement: what theory says.
+            passed: whether the runs bear it out.
+            detail: the numbers behind the verdict.
+        """
         self.checks.append(check(statement, passed, detail))
 
 

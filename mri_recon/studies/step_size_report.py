@@ -199,7 +199,15 @@ def run_step_size(
 
 
 def summary(content: dict[str, Any], output_dir: Path) -> str:
-    """The text printed at the end: thresholds, checks, rates, the line and the files."""
+    """The text printed at the end.
+
+    Args:
+        content: what :func:`run_step_size` wrote.
+        output_dir: where it wrote it.
+
+    Returns:
+        Thresholds, checks, rates, the line and the files.
+    """
     q, line = content["quadratic"], content["network"]
     crossing = line["measured_crossing"]
     crossing_text = "beyond the range" if crossing is None else f"{crossing:.4g}"
