@@ -66,6 +66,7 @@ class Method:
 
 
 MOMENTUM_LRS = (0.01, 0.03, 0.1, 0.3)
+CHECK_SLICES = 2  # slices of the gradients fed to both optimizers in the check against torch
 METHODS = (
     Method("gd", "gradient descent (full batch)", "SGD", (0.1, 0.3, 1.0, 3.0), full_batch=True),
     Method("sgd", "SGD", "SGD", (0.03, 0.1, 0.3, 1.0)),
@@ -116,12 +117,12 @@ def torch_check(study: OptimizerStudy, data: StudyData) -> dict[str, float]:
 
     Args:
         study: the settings (network, methods, steps).
-        data: the slices; the first ``batch_size`` training slices are used.
+        data: the slices; the first ``CHECK_SLICES`` training slices are used.
 
     Returns:
         Per method, ``||w_ours - w_torch|| / ||w_torch - w_start||`` after ``check_steps``.
     """
-    index = torch.arange(min(study.run.batch_size, len(data.train)))
+    index = torch.arange(min(CHECK_SLICES, len(data.train)))
     errors = {}
     for method in tqdm(study.methods, desc="checking against torch.optim", leave=False):
         net = make_unet(study.chans, study.num_pool_layers, seed=study.run.seed)

@@ -48,7 +48,7 @@ class Scale:
 SCALES = {
     ("step-size", False): Scale(train_slices=32, val_volumes=1, epochs=8, batch_size=4),
     ("step-size", True): Scale(train_slices=8, val_volumes=1, epochs=2, batch_size=4),
-    ("optimizers", False): Scale(train_slices=32, val_volumes=6, epochs=6, batch_size=4),
+    ("optimizers", False): Scale(train_slices=32, val_volumes=6, epochs=5, batch_size=4),
     ("optimizers", True): Scale(train_slices=8, val_volumes=1, epochs=2, batch_size=4),
     ("normalization", False): Scale(train_slices=32, val_volumes=6, epochs=12, batch_size=8),
     ("normalization", True): Scale(train_slices=8, val_volumes=1, epochs=3, batch_size=8),
