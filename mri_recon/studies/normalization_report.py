@@ -15,11 +15,9 @@ from mri_recon.studies.normalization import (
     run_study,
 )
 from mri_recon.studies.output import (
-    format_checks,
+    closing_lines,
     format_table,
-    save_figure,
-    write_csv,
-    write_json,
+    write_results,
 )
 from mri_recon.studies.training_plots import normalization_figure
 
@@ -89,10 +87,8 @@ def run_normalization(
         "runs": rows,
         "curves": curves,
     }
-    write_json(output_dir / FILES[0], content)
-    write_csv(output_dir / FILES[1], rows, COLUMNS)
     figure = normalization_figure(study, records, len(data.train), zero_filled)
-    save_figure(figure, output_dir / FILES[2])
+    write_results(output_dir, FILES, content, rows, COLUMNS, figure)
     return content
 
 
@@ -113,8 +109,6 @@ def summary(content: dict[str, Any], output_dir: Path) -> str:
             f"zero-filled input: validation SSIM {zero['ssim']:.4f}, PSNR {zero['psnr']:.2f}, "
             f"L1 {zero['l1']:.4f}",
             format_table(content["runs"], TABLE),
-            "checks:",
-            format_checks(content["checks"]),
-            *(f"wrote {output_dir / name}" for name in FILES),
+            *closing_lines(content["checks"], output_dir, FILES),
         ]
     )

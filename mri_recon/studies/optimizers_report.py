@@ -17,11 +17,9 @@ from mri_recon.studies.optimizers import (
 )
 from mri_recon.studies.output import (
     check,
-    format_checks,
+    closing_lines,
     format_table,
-    save_figure,
-    write_csv,
-    write_json,
+    write_results,
 )
 from mri_recon.studies.training_plots import optimizers_figure
 
@@ -93,10 +91,8 @@ def run_optimizers(study: OptimizerStudy, data: StudyData, output_dir: Path) -> 
         "runs": rows,
         "curves": curves,
     }
-    write_json(output_dir / FILES[0], content)
-    write_csv(output_dir / FILES[1], rows, COLUMNS)
     figure = optimizers_figure(results, len(data.train), start, zero_filled_train)
-    save_figure(figure, output_dir / FILES[2])
+    write_results(output_dir, FILES, content, rows, COLUMNS, figure)
     return content
 
 
@@ -117,8 +113,6 @@ def summary(content: dict[str, Any], output_dir: Path) -> str:
             f"untrained network: training loss {content['initial_train_loss']:.4f}; zero-filled "
             f"input: validation SSIM {zero['ssim']:.4f}, PSNR {zero['psnr']:.2f}",
             format_table(content["runs"], TABLE),
-            "checks:",
-            format_checks(content["checks"]),
-            *(f"wrote {output_dir / name}" for name in FILES),
+            *closing_lines(content["checks"], output_dir, FILES),
         ]
     )

@@ -128,6 +128,45 @@ def save_figure(figure: Figure, path: Path) -> Path:
     return path
 
 
+def write_results(
+    output_dir: Path,
+    files: tuple[str, str, str],
+    content: dict[str, Any],
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    figure: Figure,
+) -> None:
+    """Writes a training study's three files: its JSON content, its CSV table, its figure.
+
+    Args:
+        output_dir: the folder.
+        files: the names of the ``.json``, ``.csv`` and ``.png`` files, in that order.
+        content: the JSON content.
+        rows: the table's rows.
+        columns: the table's columns.
+        figure: the figure.
+    """
+    write_json(output_dir / files[0], content)
+    write_csv(output_dir / files[1], rows, columns)
+    save_figure(figure, output_dir / files[2])
+
+
+def closing_lines(
+    checks: Sequence[dict[str, Any]], output_dir: Path, files: Sequence[str]
+) -> list[str]:
+    """The end of a study's printed summary.
+
+    Args:
+        checks: the study's checks.
+        output_dir: where it wrote its files.
+        files: their names.
+
+    Returns:
+        The checks, one per line, and a ``wrote <path>`` line per file.
+    """
+    return ["checks:", format_checks(checks), *(f"wrote {output_dir / name}" for name in files)]
+
+
 def check(statement: str, passed: bool, detail: str = "") -> dict[str, Any]:
     """One check of a study's numbers against theory or a reference.
 
