@@ -41,9 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Runs the demo and prints its table."""
-    print(summary_text(run_demo(args.output_dir, overwrite=args.overwrite)))
-    return 0
+    """Runs the demo and prints its table; exit status 1 when a test volume failed."""
+    result = run_demo(args.output_dir, overwrite=args.overwrite)
+    print(summary_text(result))
+    return 1 if result.report.failures else 0
 
 
 @dataclass
