@@ -98,10 +98,9 @@ def best_checkpoint(last: Path) -> Path:
 def score_test_split(data: Path, checkpoint: Path, output_dir: Path) -> "Report":
     """Reconstructs the test split into ``reconstructions/`` and scores the network and the
     zero-filled input against the held-out truth, with a figure per volume in ``figures/``."""
-    import h5py
-
     from data_prep.simulate import TRUTH_SPLIT
     from mri_recon.data.fastmri_format import split_dir
+    from mri_recon.data.file_check import open_volume
     from mri_recon.inference.comparison import (
         Truth,
         compare_with_zero_filled,
@@ -118,7 +117,7 @@ def score_test_split(data: Path, checkpoint: Path, output_dir: Path) -> "Report"
 
     def truth(fname: str) -> Truth:
         target, acquisition = read_target(truth_dir / fname, CHALLENGE)
-        with h5py.File(test / fname, "r") as hf:
+        with open_volume(test / fname) as hf:
             return Truth(target, acquisition, int(hf.attrs["acceleration"]))
 
     volumes = run.volumes(run.dataset(), progress=False)
