@@ -31,7 +31,8 @@ def describe_batch(batch: Any) -> str:
 
 
 def gradients_finite(module: torch.nn.Module) -> bool:
-    """Whether every gradient is finite: one sum per gradient, one sync in all."""
+    """Whether every gradient is finite: one sum per gradient and one device sync per step
+    (the decision must come before the optimizer step)."""
     sums = [p.grad.sum() for p in module.parameters() if p.grad is not None]
     if not sums or bool(torch.stack(sums).float().isfinite().all()):
         return True
@@ -47,7 +48,7 @@ class NonFiniteGuard(pl.Callback):
 
     def __init__(self) -> None:
         self.batch: Any = None
-        self.pending: list[tuple[Tensor, str]] = []  # (loss, slices) since the last step
+        self.pending: list[tuple[Tensor, Any]] = []  # (loss, batch) since the last step
 
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
@@ -57,7 +58,7 @@ class NonFiniteGuard(pl.Callback):
     def on_before_backward(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: Tensor
     ) -> None:
-        self.pending.append((loss.detach(), describe_batch(self.batch)))
+        self.pending.append((loss.detach(), self.batch))  # described only on failure: no sync
 
     def on_before_optimizer_step(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any
@@ -69,12 +70,12 @@ class NonFiniteGuard(pl.Callback):
             finite = gradients_finite(pl_module)
         if finite:
             return
-        bad = [(loss, slices) for loss, slices in pending if not bool(torch.isfinite(loss))]
+        bad = [(loss, batch) for loss, batch in pending if not bool(torch.isfinite(loss))]
         where = (
-            f"train/loss is {float(bad[0][0])} on {bad[0][1]}"
+            f"train/loss is {float(bad[0][0])} on {describe_batch(bad[0][1])}"
             if bad
             else f"the gradients are not finite (batches on this process: "
-            f"{'; '.join(slices for _, slices in pending)})"
+            f"{'; '.join(describe_batch(batch) for _, batch in pending)})"
         )
         raise NonFiniteLossError(
             f"{where} at epoch {trainer.current_epoch}, step {trainer.global_step}: training "
