@@ -2,9 +2,10 @@
 
 A dataclass field made with ``option`` becomes ``--field-name`` with the field's default, its type
 (``int``, ``float``, ``str``, ``bool`` as a switch, ``X | None``, ``tuple[X, ...]`` as several
-values) and the help text and choices of its metadata. ``RunOptions`` (batch size, device, workers)
-and ``MaskOptions`` (how fully sampled files are undersampled) are shared by the commands that run
-a network; ``data_prep``'s simulator builds its options from ``SimulationConfig`` the same way.
+values) and the help text and choices of its metadata. ``RunOptions`` (batch size, device, workers,
+skipping bad files) and ``MaskOptions`` (how fully sampled files are undersampled) are shared by
+the commands that run a network; ``data_prep``'s simulator builds its options from
+``SimulationConfig`` the same way.
 
 Light on purpose: ``mri-recon --help`` imports this module without torch.
 """
@@ -103,6 +104,11 @@ class RunOptions:
     batch_size: int = option(8, "slices per forward pass")
     accelerator: str = option("auto", "where the network runs", choices=ACCELERATORS)
     num_workers: int = option(0, "DataLoader worker processes reading the files")
+    skip_bad_files: bool = option(
+        False,
+        "go on past unreadable or malformed files and volumes with NaN or infinite values: they "
+        "are listed in the summary but do not make the exit status non-zero",
+    )
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:

@@ -57,6 +57,15 @@ class UnetSample(NamedTuple):
         return image * self.std[:, None, None] + self.mean[:, None, None]
 
 
+def output_size(
+    num_cols: int, target_shape: tuple[int, ...] | None, recon_size: tuple[int, ...]
+) -> tuple[int, int]:
+    """The (height, width) of a slice's sample: the target's size (the header's ``recon_size``
+    without a target), narrowed to a square of the k-space width when that is narrower."""
+    size = tuple(target_shape[-2:]) if target_shape is not None else tuple(recon_size[:2])
+    return (num_cols, num_cols) if num_cols < size[1] else (size[0], size[1])
+
+
 def mask_seed(fname: str) -> tuple[int, ...]:
     """The per-volume mask seed fastmri uses: the file name's character codes."""
     return tuple(map(ord, fname))
@@ -109,12 +118,8 @@ class UnetDataTransform:
     def crop_size(image: Tensor, target: np.ndarray | None, attrs: dict[str, Any]) -> tuple:
         """The target's size (or ``recon_size``), narrowed to the image width when wider."""
         if target is not None:
-            size = (target.shape[-2], target.shape[-1])
-        else:
-            size = (attrs["recon_size"][0], attrs["recon_size"][1])
-        if image.shape[-2] < size[1]:
-            size = (image.shape[-2], image.shape[-2])
-        return size
+            return output_size(image.shape[-2], target.shape, ())
+        return output_size(image.shape[-2], None, attrs["recon_size"])
 
     def __call__(
         self,
