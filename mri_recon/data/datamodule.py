@@ -8,14 +8,17 @@ Under DDP the val/test loaders use ``VolumeSampler`` so each volume's slices sta
 """
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from fastmri.data.subsample import MaskFunc
 from torch.utils.data import DataLoader, default_collate
 
 from mri_recon.data.epoch_sampler import EpochSeededDataset, EpochShuffleSampler, ResumableLoader
 from mri_recon.data.fastmri_format import check_challenge, split_dir
+from mri_recon.data.kspace_transform import VarNetSample
 from mri_recon.data.masks import check_mask_arguments, check_mask_widths, create_mask
 from mri_recon.data.slice_dataset import SliceDataset, check_sample_rates
 from mri_recon.data.transforms import UnetDataTransform, UnetSample
@@ -36,7 +39,16 @@ def _distributed() -> bool:
     return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
-def collate_samples(samples: list[UnetSample | None]) -> UnetSample | None:
+def sample_size(sample: UnetSample | VarNetSample) -> tuple[int, ...]:
+    """What must agree within a batch: the image's shape, or the k-space's and the crop size."""
+    if isinstance(sample, VarNetSample):
+        return (*sample.masked_kspace.shape, *sample.crop_size)
+    return tuple(sample.image.shape)
+
+
+def collate_samples(
+    samples: list[UnetSample | VarNetSample | None],
+) -> UnetSample | VarNetSample | None:
     """Batches samples, with a clear error where images of different sizes meet in one batch
     (fastMRI brain data mixes widths; such data needs ``batch_size`` 1, as fastMRI trains).
     Slices skipped for bad data (``None``) are left out; a batch of none is ``None``, which the
@@ -44,7 +56,7 @@ def collate_samples(samples: list[UnetSample | None]) -> UnetSample | None:
     samples = [sample for sample in samples if sample is not None]
     if not samples:
         return None
-    sizes = {tuple(sample.image.shape) for sample in samples}
+    sizes = {sample_size(sample) for sample in samples}
     if len(sizes) > 1:
         names = ", ".join(sorted({sample.fname for sample in samples}))
         raise ValueError(
@@ -55,7 +67,10 @@ def collate_samples(samples: list[UnetSample | None]) -> UnetSample | None:
 
 
 class FastMriDataModule(pl.LightningDataModule):
-    """Loaders of U-Net samples from ``data_path/{challenge}_{train,val,test}``.
+    """Loaders of U-Net or VarNet samples from ``data_path/{challenge}_{train,val,test}``.
+
+    The samples are those the trained network takes: the LightningModule's ``sample_transform``
+    makes them (``ReconModule``: VarNet samples for a VarNet), U-Net samples without one.
 
     Args:
         data_path: folder holding the split folders ``{challenge}_train``, ``{challenge}_val``,
@@ -138,7 +153,7 @@ class FastMriDataModule(pl.LightningDataModule):
         dataset = SliceDataset(
             self.split_folder(split),
             hp.challenge,
-            transform=UnetDataTransform(hp.challenge, mask_func=mask_func, use_seed=not train),
+            transform=self._transform(mask_func, use_seed=not train),
             use_dataset_cache=hp.use_dataset_cache,
             sample_rate=slice_rate,
             volume_sample_rate=volume_rate,
@@ -147,6 +162,14 @@ class FastMriDataModule(pl.LightningDataModule):
         widths = dataset.unmasked_widths()
         check_mask_widths(hp.mask_type, hp.center_fractions, hp.accelerations, widths)
         return dataset
+
+    def _transform(self, mask_func: MaskFunc, use_seed: bool) -> Callable:
+        """The sample transform of the network being trained (see the class docstring)."""
+        module = self.trainer.lightning_module if self.trainer is not None else None
+        make = getattr(module, "sample_transform", None)
+        if make is None:
+            return UnetDataTransform(self.hparams.challenge, mask_func=mask_func, use_seed=use_seed)
+        return make(self.hparams.challenge, mask_func, use_seed)
 
     def setup(self, stage: str | None = None) -> None:
         """Builds (and validates) the datasets the stage needs; ``None`` builds all of them."""

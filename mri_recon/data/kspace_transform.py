@@ -18,7 +18,7 @@ from fastmri.data.transforms import apply_mask, center_crop, to_tensor
 from torch import Tensor
 
 from mri_recon.data.fastmri_format import check_challenge
-from mri_recon.data.transforms import UnetDataTransform, mask_seed
+from mri_recon.data.transforms import mask_seed, output_size
 
 
 class VarNetSample(NamedTuple):
@@ -54,6 +54,11 @@ class VarNetSample(NamedTuple):
     def crop(self, images: Tensor) -> Tensor:
         """``images`` (..., rows, cols) centre-cropped to ``crop_size``."""
         return center_crop(images, self.image_size())
+
+    def unnormalize(self, image: Tensor) -> Tensor:
+        """``image`` itself: VarNet samples and outputs are in the data's scale (the counterpart
+        of ``UnetSample.unnormalize``)."""
+        return image
 
     def zero_filled(self) -> Tensor:
         """The zero-filled image: root sum of squares of the coil images of ``masked_kspace``,
@@ -120,7 +125,8 @@ class VarNetDataTransform:
             masked_kspace, mask_torch, num_low_frequencies = apply_mask(
                 kspace_torch, self.mask_func, seed=seed, padding=padding
             )
-        crop_size = UnetDataTransform.crop_size(kspace_torch, target, attrs)
+        target_shape = target.shape if target is not None else None
+        crop_size = output_size(kspace_torch.shape[-2], target_shape, attrs.get("recon_size", ()))
         return VarNetSample(
             masked_kspace=masked_kspace,
             mask=mask_torch.to(torch.bool),

@@ -1,10 +1,11 @@
 """The volume loop: a trained network over whole volumes, the core of ``reconstruct``,
 ``evaluate --checkpoint`` and the demo.
 
-Slices are read and pre-processed exactly as validation does (``UnetDataTransform`` with masks
-seeded per file; test files keep their stored mask), the network's output is un-normalised
-(``UnetSample.unnormalize``) and the slices are stacked back into volumes. The zero-filled
-baseline comes along for free: it is the un-normalised, unclipped network input.
+Slices are read and pre-processed exactly as validation does (the network's transform, U-Net or
+VarNet, with masks seeded per file; test files keep their stored mask), the network's output is
+un-normalised (``unnormalize``: the U-Net's ``* std + mean``, the VarNet's as it is) and the
+slices are stacked back into volumes. The zero-filled baseline comes along for free: the
+un-normalised, unclipped U-Net input, or the coil combination of the VarNet's masked k-space.
 
 A volume with a bad slice (unreadable, or NaN or infinite values in its k-space, mask or target,
 or in the network's output) fails alone: it comes out as a ``VolumeFailure`` naming the slice, and
@@ -25,18 +26,22 @@ from tqdm import tqdm
 from mri_recon.data.file_check import BadFileError
 from mri_recon.data.masks import check_mask_widths, create_mask
 from mri_recon.data.slice_dataset import SliceDataset
-from mri_recon.data.transforms import CLAMP, UnetDataTransform
+from mri_recon.data.transforms import CLAMP, UnetSample
 from mri_recon.data.volume_sampler import volume_indices
 from mri_recon.options import MaskSettings
+from mri_recon.training.networks import network_output, sample_transform
 
 
-def inference_transform(challenge: str, mask: MaskSettings | None) -> UnetDataTransform:
-    """Pre-processing for inference: masks seeded per file as validation does (``None``: the
-    k-space as stored), no clipping (the network's input is clipped separately)."""
+def inference_transform(
+    challenge: str, mask: MaskSettings | None, net: nn.Module | None = None
+) -> Any:
+    """Pre-processing for inference with ``net`` (U-Net samples for ``None``): masks seeded per
+    file as validation does (``None``: the k-space as stored), no clipping (the U-Net's input is
+    clipped separately)."""
     mask_func = None
     if mask is not None:
         mask_func = create_mask(mask.mask_type, mask.center_fractions, mask.accelerations)
-    return UnetDataTransform(challenge, mask_func=mask_func, use_seed=True, clamp=None)
+    return sample_transform(net, challenge, mask_func, use_seed=True, clamp=None)
 
 
 def volume_dataset(
@@ -45,6 +50,7 @@ def volume_dataset(
     mask: MaskSettings | None,
     files: Iterable[str] | None = None,
     skip_bad_files: bool = False,
+    net: nn.Module | None = None,
 ) -> SliceDataset:
     """The slices of ``data_path`` (only ``files``, by name, when given), pre-processed for
     inference (``inference_transform``), with the mask settings checked against each k-space
@@ -57,8 +63,9 @@ def volume_dataset(
         files: the names of the files to keep; all by default.
         skip_bad_files: leave out (with a warning, listed in ``skipped_files``) the files that
             fail the file check instead of raising ``BadFileError``.
+        net: the network the samples are for (``None``: U-Net samples).
     """
-    transform = inference_transform(challenge, mask)
+    transform = inference_transform(challenge, mask, net)
     dataset = SliceDataset(data_path, challenge, transform=transform, skip_bad_files=skip_bad_files)
     if files is not None:
         names = set(files)
@@ -139,10 +146,12 @@ def _stack(slices: dict[int, np.ndarray]) -> np.ndarray:
 
 def _run_network(net: nn.Module, batch: Any, device: torch.device) -> torch.Tensor:
     """The network's un-normalised reconstruction of a batch, (batch, H, W) on the CPU."""
-    image = batch.image.clamp(-CLAMP, CLAMP).unsqueeze(1).to(device)
+    if isinstance(batch, UnetSample):
+        batch = batch._replace(image=batch.image.clamp(-CLAMP, CLAMP))
+    fields = (f.to(device) if isinstance(f, torch.Tensor) else f for f in batch)
     try:
         with torch.inference_mode():
-            return batch.unnormalize(net(image).squeeze(1).float().cpu())
+            return batch.unnormalize(network_output(net, type(batch)(*fields)).float().cpu())
     except ValueError as error:  # e.g. an image too small for the network's pooling
         raise ValueError(f"{batch.fname[0]}: {error}") from None
 
@@ -221,7 +230,7 @@ def _collect(
 ) -> None:
     """Adds a batch's reconstructions and zero-filled images to its volume's slices, or marks
     the volume failed when the network's output is not finite."""
-    zero_filled = batch.unnormalize(batch.image)
+    zero_filled = batch.zero_filled()
     output = zero_filled if net is None else _run_network(net, batch, device)
     finite = torch.isfinite(output).flatten(1).all(dim=1)
     for i, slice_num in enumerate(batch.slice_num.tolist()):
