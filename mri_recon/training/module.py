@@ -88,7 +88,8 @@ class ReconModule(pl.LightningModule):
         self.losses = {"train": LossMean(), "val": LossMean(), "test": LossMean()}
 
     def _load_pretrained(self, path: str) -> None:
-        """Loads fastMRI U-Net weights, or the network of one of this project's checkpoints."""
+        """Loads fastMRI U-Net or VarNet weights, or the network of one of this project's
+        checkpoints."""
         state = read_checkpoint_file(path, "pretrained")
         ours = isinstance(state, dict) and SECTION in state
         try:
