@@ -2,8 +2,8 @@
 
 A dataclass field made with ``option`` becomes ``--field-name`` with the field's default, its type
 (``int``, ``float``, ``str``, ``bool`` as a switch, ``X | None``, ``tuple[X, ...]`` as several
-values) and the help text and choices of its metadata. ``RunOptions`` (batch size, device, workers)
-and ``MaskOptions`` (how fully sampled files are undersampled) are shared by the commands that run
+values) and the help text and choices of its metadata. ``RunOptions`` (batch size, device, workers,
+precision) and ``MaskOptions`` (how fully sampled files are undersampled) are shared by the commands that run
 a network; ``data_prep``'s simulator builds its options from ``SimulationConfig`` the same way.
 
 Light on purpose: ``mri-recon --help`` imports this module without torch.
@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from mri_recon.data.fastmri_format import STANDARD_CENTER_FRACTIONS
 from mri_recon.data.masks import MASK_TYPES
+from mri_recon.precision import PRECISIONS
 
 ACCELERATORS = ("auto", "cpu", "gpu")
 T = TypeVar("T")
@@ -103,6 +104,12 @@ class RunOptions:
     batch_size: int = option(8, "slices per forward pass")
     accelerator: str = option("auto", "where the network runs", choices=ACCELERATORS)
     num_workers: int = option(0, "DataLoader worker processes reading the files")
+    precision: str = option(
+        "auto",
+        "the network's precision: bf16 autocast (FFTs and outputs stay float32) or 32; auto: "
+        "bf16 where the hardware computes it fast (AVX-512 BF16 or AMX CPUs, Ampere+ GPUs)",
+        choices=PRECISIONS,
+    )
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -111,6 +118,8 @@ class RunOptions:
             raise ValueError(f"accelerator must be one of {ACCELERATORS}, got {self.accelerator!r}")
         if self.num_workers < 0:
             raise ValueError(f"num-workers must be >= 0, got {self.num_workers}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
 
 @dataclass(frozen=True)

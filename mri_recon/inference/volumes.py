@@ -4,7 +4,8 @@
 Slices are read and pre-processed exactly as validation does (``UnetDataTransform`` with masks
 seeded per file; test files keep their stored mask), the network's output is un-normalised
 (``UnetSample.unnormalize``) and the slices are stacked back into volumes. The zero-filled
-baseline comes along for free: it is the un-normalised, unclipped network input.
+baseline comes along for free: it is the un-normalised, unclipped network input. The network
+runs in the run's precision (``mri_recon.precision``); its output is float32 either way.
 """
 
 from collections.abc import Iterable, Iterator
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -22,6 +23,7 @@ from mri_recon.data.slice_dataset import SliceDataset
 from mri_recon.data.transforms import CLAMP, UnetDataTransform
 from mri_recon.data.volume_sampler import volume_indices
 from mri_recon.options import MaskSettings
+from mri_recon.precision import inference_autocast
 
 
 def inference_transform(challenge: str, mask: MaskSettings | None) -> UnetDataTransform:
@@ -72,6 +74,24 @@ def volume_batches(volumes: dict[str, list[int]], batch_size: int) -> list[list[
     ]
 
 
+def run_network(net: nn.Module, image: Tensor, device: torch.device, precision: str) -> Tensor:
+    """The network on a batch of normalised images, as the volume loop runs it.
+
+    Args:
+        net: the network, in eval mode on ``device``.
+        image: (batch, H, W) normalised zero-filled images, on the CPU.
+        device: where the network runs.
+        precision: ``bf16`` (autocast) or ``32``.
+
+    Returns:
+        (batch, H, W) float32 output on the CPU, still normalised.
+    """
+    image = image.clamp(-CLAMP, CLAMP).unsqueeze(1).to(device)
+    with torch.inference_mode(), inference_autocast(precision, device):
+        output = net(image)
+    return output.squeeze(1).float().cpu()
+
+
 def reconstruct_volumes(
     net: nn.Module | None,
     dataset: SliceDataset,
@@ -79,6 +99,7 @@ def reconstruct_volumes(
     batch_size: int = 8,
     num_workers: int = 0,
     progress: bool = True,
+    precision: str = "32",
 ) -> Iterator[VolumeResult]:
     """Yields each volume of ``dataset`` as soon as its last slice is done.
 
@@ -90,6 +111,8 @@ def reconstruct_volumes(
         batch_size: the most slices per forward pass (a batch never spans two volumes).
         num_workers: DataLoader worker processes reading and transforming slices.
         progress: show a progress bar over slices.
+        precision: the network's precision, ``bf16`` or ``32`` (resolved, see
+            ``mri_recon.precision``).
     """
     if net is not None:
         net = net.to(device).eval()
@@ -104,10 +127,8 @@ def reconstruct_volumes(
             zero_filled = batch.unnormalize(batch.image)
             output = zero_filled
             if net is not None:
-                image = batch.image.clamp(-CLAMP, CLAMP).unsqueeze(1).to(device)
                 try:
-                    with torch.inference_mode():
-                        output = batch.unnormalize(net(image).squeeze(1).float().cpu())
+                    output = batch.unnormalize(run_network(net, batch.image, device, precision))
                 except ValueError as error:  # e.g. an image too small for the network's pooling
                     raise ValueError(f"{batch.fname[0]}: {error}") from None
             for i, fname in enumerate(batch.fname):

@@ -5,6 +5,8 @@ configs in ``configs/`` set what a recipe changes, and ``--config NAME`` reads a
 by name (``mri_recon.recipes``). Two callbacks are part of the parser: the checkpoint callback
 (``--checkpoint.*``), preset to keep the best model by ``val/ssim`` and ``last.ckpt`` in
 ``<default_root_dir>/checkpoints``, and the validation images (``--val_images.num_images``).
+A run that sets no ``--trainer.precision`` (the bundled recipes set none) gets the fast correct one
+for its hardware: ``bf16-mixed`` where bf16 is fast, else ``32-true`` (``mri_recon.precision``).
 """
 
 import os
@@ -17,6 +19,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
 
 from mri_recon.data.datamodule import FastMriDataModule
+from mri_recon.precision import training_precision
 from mri_recon.recipes import resolve_config_arguments
 from mri_recon.training.callbacks import ValidationImages
 from mri_recon.training.module import ReconModule
@@ -60,11 +63,14 @@ class ReconCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         """Checkpoints go to ``<default_root_dir>/checkpoints`` unless ``--checkpoint.dirpath``
         says otherwise: one folder per run directory, so ``--ckpt_path last`` finds the last
-        checkpoint of the previous run (Lightning's default moves to a new logger version)."""
+        checkpoint of the previous run (Lightning's default moves to a new logger version).
+        An unset ``trainer.precision`` becomes the hardware's (``training_precision``)."""
         config = self.config[self.subcommand] if self.subcommand else self.config
         if config.checkpoint.dirpath is None:
             root = config.trainer.default_root_dir or os.getcwd()
             config.checkpoint.dirpath = os.path.join(root, "checkpoints")
+        if config.trainer.precision is None:
+            config.trainer.precision = training_precision(config.trainer.accelerator)
 
 
 def cli_main(args: Sequence[str] | None = None, **kwargs: Any) -> ReconCLI:
