@@ -2,9 +2,10 @@
 
 A dataclass field made with ``option`` becomes ``--field-name`` with the field's default, its type
 (``int``, ``float``, ``str``, ``bool`` as a switch, ``X | None``, ``tuple[X, ...]`` as several
-values) and the help text and choices of its metadata. ``RunOptions`` (batch size, device, workers,
-precision) and ``MaskOptions`` (how fully sampled files are undersampled) are shared by the commands that run
-a network; ``data_prep``'s simulator builds its options from ``SimulationConfig`` the same way.
+values) and the help text and choices of its metadata. ``RunOptions`` (batch size, device,
+workers, precision) and ``MaskOptions`` (how fully sampled files are undersampled) are shared by
+the commands that run a network; ``data_prep``'s simulator builds its options from
+``SimulationConfig`` the same way.
 
 Light on purpose: ``mri-recon --help`` imports this module without torch.
 """

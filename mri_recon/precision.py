@@ -37,9 +37,7 @@ def fast_bf16(device: torch.device | str) -> bool:
 
     kind = torch.device(device).type
     if kind == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(
-            including_emulation=False
-        )
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
     if kind == "cpu":
         probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
         return any(getattr(torch.cpu, name, lambda: False)() for name in probes)

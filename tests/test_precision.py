@@ -57,9 +57,7 @@ def test_autocast_is_bf16_only_when_asked() -> None:
         assert (x @ w).dtype == torch.float32
 
 
-def test_prepared_run_resolves_for_its_device(
-    small_multicoil, bf16_hardware
-) -> None:
+def test_prepared_run_resolves_for_its_device(small_multicoil, bf16_hardware) -> None:
     data = small_multicoil / "multicoil_val"
     for has in (True, False):
         bf16_hardware(has)
