@@ -4,7 +4,8 @@ Every default lives in a constructor signature (the modules', the Trainer's, the
 configs in ``configs/`` set what a recipe changes, and ``--config NAME`` reads a bundled recipe
 by name (``mri_recon.recipes``). Two callbacks are part of the parser: the checkpoint callback
 (``--checkpoint.*``), preset to keep the best model by ``val/ssim`` and ``last.ckpt`` in
-``<default_root_dir>/checkpoints``, and the validation images (``--val_images.num_images``).
+``<default_root_dir>/checkpoints``, the validation images (``--val_images.num_images``) and the
+CPU thread count fitted to the machine's load (``--threads.enabled``, ``--threads.max_threads``).
 A run that sets no ``--trainer.precision`` (the bundled recipes set none) gets the fast correct one
 for its hardware: ``bf16-mixed`` where bf16 is fast, else ``32-true`` (``mri_recon.precision``).
 """
@@ -23,6 +24,7 @@ from mri_recon.precision import training_precision
 from mri_recon.recipes import resolve_config_arguments
 from mri_recon.training.callbacks import ValidationImages
 from mri_recon.training.module import ReconModule
+from mri_recon.training.thread_tuning import ThreadTuning
 
 CHECKPOINT_DEFAULTS = {
     "checkpoint.monitor": "val/ssim",
@@ -34,8 +36,8 @@ CHECKPOINT_DEFAULTS = {
 
 
 class ReconCLI(LightningCLI):
-    """LightningCLI with the best-``val/ssim`` checkpoint callback, validation images, bundled
-    recipes by name and no ``predict``."""
+    """LightningCLI with the best-``val/ssim`` checkpoint callback, validation images, thread
+    tuning, bundled recipes by name and no ``predict``."""
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
@@ -49,6 +51,7 @@ class ReconCLI(LightningCLI):
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(CHECKPOINT_DEFAULTS)
         parser.add_lightning_class_args(ValidationImages, "val_images")
+        parser.add_lightning_class_args(ThreadTuning, "threads")
 
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         """Parses ``args`` (``sys.argv`` when ``None``), reading ``--config NAME`` of a bundled
