@@ -51,7 +51,8 @@ class ThreadTuner:
             raise ValueError("window and period must be >= 1, max_period >= period")
         self.max_threads = max_threads or torch.get_num_threads()
         self.window, self.base_period, self.max_period = window, period, max_period
-        self.period, self.since_decision, self.fewer_next = period, 0, True
+        # The first decision comes after the first window: the load at the start is unknown.
+        self.period, self.since_decision, self.fewer_next = period, period, True
         self.reference: float | None = None  # median step time at the last decision
         self.previous: int | None = None  # the count a probe started from
         self.recent: dict[int, deque[float]] = {}
