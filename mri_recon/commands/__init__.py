@@ -7,4 +7,5 @@ imports are light (no torch), so ``mri-recon --help`` and ``mri-recon COMMAND --
 the work imports what it needs when it runs.
 """
 
-COMMANDS = ("reconstruct", "evaluate", "demo")  # modules of this package, in --help order
+# Modules of this package, in --help order.
+COMMANDS = ("reconstruct", "evaluate", "demo", "benchmark")
