@@ -4,6 +4,8 @@ Training draws a fresh random mask per slice, in an order and with masks that de
 seed and the epoch (so a resumed run sees the same data); validation and test masks are fixed per
 volume (seeded from the file name), and test files that carry their own mask are used as stored.
 Under DDP the val/test loaders use ``VolumeSampler`` so each volume's slices stay on one process.
+Workers persist across epochs; on a GPU batches go through pinned memory and, with
+``transform_on_device``, the FFTs run on the batch there (``mri_recon.data.device_transform``).
 """
 
 import os
@@ -13,6 +15,11 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, default_collate
 
+from mri_recon.data.device_transform import (
+    KspaceBatchTransform,
+    KspaceSample,
+    KspaceSliceTransform,
+)
 from mri_recon.data.epoch_sampler import EpochSeededDataset, EpochShuffleSampler
 from mri_recon.data.fastmri_format import check_challenge, split_dir
 from mri_recon.data.masks import check_mask_arguments, create_mask
@@ -38,7 +45,7 @@ def _distributed() -> bool:
 def collate_samples(samples: list[UnetSample]) -> UnetSample:
     """Batches samples, with a clear error where images of different sizes meet in one batch
     (fastMRI brain data mixes widths; such data needs ``batch_size`` 1, as fastMRI trains)."""
-    sizes = {tuple(sample.image.shape) for sample in samples}
+    sizes = {tuple(sample[0].shape) for sample in samples}  # image (or k-space) sizes
     if len(sizes) > 1:
         names = ", ".join(sorted({sample.fname for sample in samples}))
         raise ValueError(
@@ -69,6 +76,10 @@ class FastMriDataModule(pl.LightningDataModule):
         test_volume_sample_rate: fraction of test volumes to use.
         use_dataset_cache: cache per-file metadata in the user's cache folder.
         test_split: the split the test loader reads: ``test`` or ``val``.
+        transform_on_device: load k-space and run the FFTs, crop, coil combination and
+            normalisation on the batch on the training device (``KspaceBatchTransform``) instead
+            of in the loader's workers; the same samples (tested), for GPUs the workers cannot
+            keep busy.
     """
 
     def __init__(
@@ -88,6 +99,7 @@ class FastMriDataModule(pl.LightningDataModule):
         test_volume_sample_rate: float | None = None,
         use_dataset_cache: bool = True,
         test_split: str = "test",
+        transform_on_device: bool = False,
     ) -> None:
         super().__init__()
         data_path = str(data_path)  # recorded as text: checkpoints stay loadable with weights_only
@@ -124,10 +136,11 @@ class FastMriDataModule(pl.LightningDataModule):
         hp = self.hparams
         mask_func = create_mask(hp.mask_type, hp.center_fractions, hp.accelerations)
         slice_rate, volume_rate = self.rates[loader]
+        transform_class = KspaceSliceTransform if hp.transform_on_device else UnetDataTransform
         return SliceDataset(
             self.split_folder(split),
             hp.challenge,
-            transform=UnetDataTransform(hp.challenge, mask_func=mask_func, use_seed=not train),
+            transform=transform_class(hp.challenge, mask_func=mask_func, use_seed=not train),
             use_dataset_cache=hp.use_dataset_cache,
             sample_rate=slice_rate,
             volume_sample_rate=volume_rate,
@@ -160,13 +173,22 @@ class FastMriDataModule(pl.LightningDataModule):
             # pass to set_epoch, the count of epochs processed.
             if self.trainer is not None:
                 sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
+        on_gpu = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
         return DataLoader(
             dataset,
             batch_size=self.hparams.batch_size,
             sampler=sampler,
             num_workers=self.hparams.num_workers,
             collate_fn=collate_samples,
+            pin_memory=on_gpu,
+            persistent_workers=self.hparams.num_workers > 0,
         )
+
+    def on_after_batch_transfer(self, batch: object, dataloader_idx: int) -> object:
+        """With ``transform_on_device``, turns a k-space batch into U-Net samples where it is."""
+        if isinstance(batch, KspaceSample):
+            return KspaceBatchTransform(self.hparams.challenge)(batch)
+        return batch
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled training slices with a fresh random mask each time."""
