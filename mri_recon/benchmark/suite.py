@@ -59,7 +59,7 @@ class Settings:
     data_shrink: int = 1
     data_files: int = 2
     data_slices: int = 8
-    contention_steps: int = 20
+    contention_steps: int = 12
     sections: tuple[str, ...] = SECTIONS
     data_path: Path | None = None
     quick: bool = False

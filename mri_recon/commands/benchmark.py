@@ -44,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also time the demo recipe's step with a competing torch job (started here)",
     )
+    parser.add_argument(
+        "--contention-steps", type=int, help="steps timed alone and busy (default 12, quick 6)"
+    )
     parser.add_argument("--only", choices=SECTIONS, action="append", help="sections to run")
     parser.add_argument(
         "--data-path", type=Path, help="fastMRI data folder (multicoil_train/) for the data timing"
@@ -81,8 +84,9 @@ def format_table(rows: list["Comparison"]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Runs the benchmark, prints the table and the headline figures, writes the JSON."""
-    if (args.repeats is not None and args.repeats < 1) or (args.shrink or 1) < 1:
-        raise ValueError("repeats and shrink must be >= 1")
+    for name in ("repeats", "shrink", "contention_steps"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise ValueError(f"{name.replace('_', '-')} must be >= 1")
     import torch
 
     from mri_recon.benchmark.suite import Settings, run_suite
@@ -98,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         data_shrink=args.shrink or 1,
         data_files=1 if args.quick else 2,
         data_slices=4 if args.quick else 8,
-        contention_steps=8 if args.quick else 20,
+        contention_steps=args.contention_steps or (6 if args.quick else 12),
         sections=sections,
         data_path=args.data_path,
         quick=args.quick,
