@@ -46,15 +46,10 @@ class KspaceSliceTransform(UnetDataTransform):
     """The per-slice part: the mask drawn exactly as ``UnetDataTransform`` draws it, the
     target cropped; no FFT. Arguments as ``UnetDataTransform``'s (``fast`` is unused)."""
 
-    def __call__(
-        self,
-        kspace: np.ndarray,
-        mask: np.ndarray | None,
-        target: np.ndarray | None,
-        attrs: dict[str, Any],
-        fname: str,
-        slice_num: int,
-    ) -> KspaceSample:
+    def __call__(self, *raw: Any) -> KspaceSample:
+        """The ``KspaceSample`` of ``SliceDataset``'s raw slice ``(kspace, mask, target, attrs,
+        fname, slice_num)``."""
+        kspace, mask, target, attrs, fname, slice_num = raw
         size = self.crop_size(kspace.shape[-1], target, attrs)
         columns = self.kept_columns(kspace, mask, attrs, fname)
         kept = torch.ones(kspace.shape[-1], dtype=torch.bool)

@@ -143,16 +143,15 @@ class UnetDataTransform:
             size = (width, width)
         return size
 
-    def image(
-        self,
-        kspace: np.ndarray,
-        mask: np.ndarray | None,
-        target: np.ndarray | None,
-        attrs: dict[str, Any],
-        fname: str,
-    ) -> Tensor:
-        """The zero-filled magnitude image (RSS for multicoil), cropped: (height, width)."""
-        size = self.crop_size(kspace.shape[-1], target, attrs)
+    def image(self, kspace: np.ndarray, mask: np.ndarray | None, size: tuple, **context) -> Tensor:
+        """The zero-filled magnitude image (RSS for multicoil) cropped to ``size``.
+
+        Args:
+            kspace, mask: as for ``__call__``.
+            size: (height, width), from ``crop_size``.
+            **context: ``attrs`` and ``fname``, as for ``__call__`` (they seed and pad the mask).
+        """
+        attrs, fname = context["attrs"], context["fname"]
         coil_dim = -3 if self.which_challenge == "multicoil" else None
         if self.fast:
             columns = self.kept_columns(kspace, mask, attrs, fname)
@@ -184,8 +183,8 @@ class UnetDataTransform:
         Returns:
             The ``UnetSample``.
         """
-        image = self.image(kspace, mask, target, attrs, fname)
-        size = tuple(image.shape[-2:])
+        size = self.crop_size(kspace.shape[-1], target, attrs)
+        image = self.image(kspace, mask, size, attrs=attrs, fname=fname)
         image, mean, std = normalize_instance(image, eps=NORMALIZE_EPS)
         if self.clamp is not None:
             image = image.clamp(-self.clamp, self.clamp)
