@@ -5,9 +5,9 @@
   ``mri-recon fit`` resolves it), then backward, ``optimizer.step()`` and ``zero_grad()``: what
   Lightning's automatic optimisation runs. The reference is fastMRI's recipe:
   ``fastmri.models.Unet`` in float32 with ``torch.optim.RMSprop`` and the L1 loss.
-- Inference: ``run_network``, the call the volume loop of ``reconstruct`` makes, in the precision
-  ``--precision auto`` resolves to; the reference is ``fastmri.models.Unet`` in float32 under
-  ``torch.no_grad``.
+- Inference: ``run_network`` on ``inference_net``, the calls the volume loop of ``reconstruct``
+  makes, in the precision ``--precision auto`` resolves to; the reference is
+  ``fastmri.models.Unet`` in float32 under ``torch.no_grad``.
 
 Recipes with the same network, optimizer, batch and image size are one case (the three fastMRI
 recipes differ only in their data).
@@ -191,10 +191,10 @@ def train_flops(case: TrainCase) -> float:
 
 def inference_call(case: TrainCase, batch_size: int, precision: str) -> Callable[[], object]:
     """``reconstruct``'s network call on a batch, at a resolved ``precision``."""
-    from mri_recon.inference.volumes import run_network
+    from mri_recon.inference.volumes import inference_net, run_network
 
     torch.manual_seed(0)
-    net = Unet(**case.net).eval()
+    net = inference_net(Unet(**case.net), torch.device("cpu"))
     image = synthetic_batch(batch_size, case.size).image
     return lambda: run_network(net, image, torch.device("cpu"), precision)
 

@@ -5,7 +5,8 @@ Slices are read and pre-processed exactly as validation does (``UnetDataTransfor
 seeded per file; test files keep their stored mask), the network's output is un-normalised
 (``UnetSample.unnormalize``) and the slices are stacked back into volumes. The zero-filled
 baseline comes along for free: it is the un-normalised, unclipped network input. The network
-runs in the run's precision (``mri_recon.precision``); its output is float32 either way.
+runs in the run's precision (``mri_recon.precision``), on torch's kernels whichever layers it
+was trained with (``inference_net``); its output is float32 either way.
 """
 
 from collections.abc import Iterable, Iterator
@@ -22,6 +23,7 @@ from mri_recon.data.masks import create_mask
 from mri_recon.data.slice_dataset import SliceDataset
 from mri_recon.data.transforms import CLAMP, UnetDataTransform
 from mri_recon.data.volume_sampler import volume_indices
+from mri_recon.nn.impl import set_impl
 from mri_recon.options import MaskSettings
 from mri_recon.precision import inference_autocast
 
@@ -74,11 +76,18 @@ def volume_batches(volumes: dict[str, list[int]], batch_size: int) -> list[list[
     ]
 
 
+def inference_net(net: nn.Module, device: torch.device) -> nn.Module:
+    """``net`` ready for the volume loop: on ``device``, in eval mode, and with torch's (aten)
+    kernels in every ``mri_recon.nn`` layer. The from-scratch layers compute the same outputs
+    (tested) more slowly, and inference needs none of their hand-written gradients."""
+    return set_impl(net.to(device).eval(), "aten")
+
+
 def run_network(net: nn.Module, image: Tensor, device: torch.device, precision: str) -> Tensor:
     """The network on a batch of normalised images, as the volume loop runs it.
 
     Args:
-        net: the network, in eval mode on ``device``.
+        net: the network, from ``inference_net``.
         image: (batch, H, W) normalised zero-filled images, on the CPU.
         device: where the network runs.
         precision: ``bf16`` (autocast) or ``32``.
@@ -104,7 +113,7 @@ def reconstruct_volumes(
     """Yields each volume of ``dataset`` as soon as its last slice is done.
 
     Args:
-        net: the trained network (eval mode is set here); ``None`` gives zero-filled only
+        net: the trained network (``inference_net`` readies it); ``None`` gives zero-filled only
             (``reconstruction`` is then the zero-filled image too).
         dataset: from ``volume_dataset``; slices of a volume are consecutive.
         device: where the network runs.
@@ -115,7 +124,7 @@ def reconstruct_volumes(
             ``mri_recon.precision``).
     """
     if net is not None:
-        net = net.to(device).eval()
+        net = inference_net(net, device)
     indices = volume_indices(dataset)
     loader = DataLoader(
         dataset, batch_sampler=volume_batches(indices, batch_size), num_workers=num_workers
