@@ -192,7 +192,12 @@ def run_suite(settings: Settings, progress: Any = print) -> tuple[list[Compariso
     }
     for name in settings.sections:
         progress(f"benchmark: {name} ...")
-        rows += sections[name]()
+        for row in sections[name]():
+            rows.append(row)
+            progress(
+                f"  {row.case}: {row.labels[0]} {row.ours_ms:.1f} ms/slice, "
+                f"{row.labels[1]} {row.reference_ms:.1f}, B/A {row.ratio:.2f}"
+            )
     by_section = {row.section: row for row in reversed(rows)}  # the first row of each
     if "train" in by_section:
         train = next(r for r in rows if r.section == "train" and FASTMRI_RECIPE in r.case)
