@@ -43,8 +43,12 @@ def test_quick_run_on_tiny_sizes_writes_every_figure(tmp_path: Path) -> None:
     expected = {"train": 2, "inference": 2, "data": 2, "layers": 2, "contention": 1}
     assert sections == [name for name, count in expected.items() for _ in range(count)]
     for row in summary["comparisons"]:
-        assert len(row["a_s"]) == len(row["b_s"]) == 1
-        assert row["b_over_a"] == pytest.approx(row["b_s"][0] / row["a_s"][0])
+        if row["section"] == "contention":  # --quick times 6 steps alone and 6 busy
+            assert len(row["a_s"]) == len(row["b_s"]) == 6
+            assert row["settings"]["slowdown"] == pytest.approx(summary["contention_slowdown"])
+        else:
+            assert len(row["a_s"]) == len(row["b_s"]) == 1
+            assert row["b_over_a"] == pytest.approx(row["b_s"][0] / row["a_s"][0])
     assert summary["settings"]["machine"]["torch_threads"] == 1
     assert {"cpu", "cores", "torch", "date", "fast_bf16_cpu"} <= set(summary["settings"]["machine"])
 
