@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -63,7 +63,6 @@ class TrainCase:
     batch_size: int
     size: int
     precision: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

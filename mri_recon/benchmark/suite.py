@@ -17,7 +17,7 @@ import os
 import platform
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,6 @@ class Settings:
     sections: tuple[str, ...] = SECTIONS
     data_path: Path | None = None
     quick: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def machine() -> dict[str, Any]:
