@@ -165,10 +165,11 @@ def _contention(settings: Settings, case: steps.TrainCase) -> list[Comparison]:
     rows = []
     for name, overrides, tune in variants:
         step = steps.train_step(case, **overrides)
-        alone, busy = contention.slowdown(step, settings.contention_steps, tune)
+        alone, busy, settling = contention.slowdown(step, settings.contention_steps, tune)
         label = f"{case.name} step, {name}: with a competing torch job (B) vs alone (A)"
         info = {**case.settings(), **overrides, "tuned_threads": tune}
         info["slowdown"] = contention.ratio(alone, busy)
+        info["settling_s"] = settling
         labels = ("alone", "busy")
         rows.append(Comparison("contention", label, alone, busy, case.batch_size, labels, info))
     return rows

@@ -8,9 +8,10 @@ kernels and more for this project's (measured in docs/benchmarks.md). Fewer thre
 then run faster than all of them.
 
 ``ThreadTuner`` measures the steps and keeps the thread count that runs them fastest: from time to
-time, and at once when the step time jumps or drops (the load changed), it tries the neighbouring
-counts (half, double) for a few steps and keeps whichever was faster. A probe that loses doubles
-the time until the next one, so on a steady machine probing costs next to nothing.
+time it tries the neighbouring counts (half, double) for a few steps and keeps whichever was
+faster, and at once when the step time jumps (fewer threads) or drops (more): the load changed. A
+probe that loses doubles the time until the next one, and one whose first step is far slower
+ends there, so on a steady machine probing costs next to nothing.
 ``ThreadTuning`` runs it around Lightning's training steps on the CPU (``--threads.*``).
 """
 
@@ -28,6 +29,8 @@ from pytorch_lightning.callbacks import Callback
 LOAD_CHANGE = 1.5
 # A probed count must be this much faster to replace the current one (noise guard).
 MIN_GAIN = 0.93
+# A probe whose first step takes this many times the current median ends after that step.
+ABANDON = 2.0
 
 
 class ThreadTuner:
@@ -69,18 +72,23 @@ class ThreadTuner:
             self.recent[threads] = deque(maxlen=self.window)
         torch.set_num_threads(threads)
 
-    def _candidate(self) -> int | None:
-        """The count to probe next: half and double the current one, in turn."""
-        options = [n for n in (self.threads // 2, self.threads * 2) if 1 <= n <= self.max_threads]
-        if len(options) == 2:
-            choice = options[0] if self.fewer_next else options[1]
-            self.fewer_next = not self.fewer_next
-            return choice
-        return options[0] if options else None
+    def _candidate(self, slower: bool | None = None) -> int | None:
+        """The count to probe next: fewer threads when steps got slower (more load), more when
+        they got faster, and in turn half and double the current count for a routine probe."""
+        fewer, more = self.threads // 2, self.threads * 2
+        if slower is None:
+            slower, self.fewer_next = self.fewer_next, not self.fewer_next
+        if slower:
+            return fewer if fewer >= 1 else None
+        return more if more <= self.max_threads else None
 
     def record(self, seconds: float) -> None:
         """Takes the duration of the step just run at ``self.threads`` threads."""
         self.recent[self.threads].append(seconds)
+        if self.previous is not None and len(self.recent[self.threads]) == 1:
+            before = self._median(self.previous)
+            if before is not None and seconds > ABANDON * before:  # clearly worse: stop here
+                self.recent[self.threads].extend([seconds] * (self.window - 1))
         now = self._median(self.threads)
         if now is None:
             return
@@ -100,7 +108,9 @@ class ThreadTuner:
         if changed:
             self.period = self.base_period
         if changed or self.since_decision >= self.period:
-            candidate = self._candidate()
+            candidate = self._candidate(now > self.reference if changed else None)
+            if candidate is None:
+                self.reference, self.since_decision = now, 0
             if candidate is not None:
                 self.previous = self.threads
                 self._set(candidate)

@@ -39,10 +39,18 @@ def test_busy_machine_drops_to_one_thread_and_returns_when_it_is_quiet() -> None
     tuner = ThreadTuner(max_threads=2, window=3, period=8, max_period=64)
     run(tuner, {2: 1.0, 1: 1.8}, 20)
     busy = run(tuner, {2: 20.0, 1: 2.5}, 20)  # a second job arrives: two threads stall
-    assert busy[2:5] == [1, 1, 1]  # the jump in step time triggers a probe at once
-    assert busy.count(2) <= 2 + 3 and tuner.threads == 1  # and one routine probe that loses
-    quiet = run(tuner, {2: 1.0, 1: 1.8}, 20)  # it leaves: the drop triggers a probe
-    assert quiet[-8:] == [2] * 8
+    assert busy[:2] == [2, 2] and busy[2:5] == [1, 1, 1]  # the jump: fewer threads at once
+    assert busy[5:].count(2) <= 1 and tuner.threads == 1  # a routine probe ends after one step
+    quiet = run(tuner, {2: 1.0, 1: 1.8}, 40)  # it leaves: a routine probe finds two faster
+    back = quiet.index(2)
+    assert back <= 2 * 16 and quiet[back : back + 8] == [2] * 8
+
+
+def test_a_far_slower_probe_ends_after_one_step() -> None:
+    torch.set_num_threads(2)
+    tuner = ThreadTuner(max_threads=2, window=3, period=8)
+    used = run(tuner, {2: 1.0, 1: 5.0}, 12)
+    assert used[3:5] == [1, 2]  # the first probe: one step at one thread, not three
 
 
 def test_more_cores_probe_half_and_double() -> None:
