@@ -1,7 +1,8 @@
 """mri-recon: accelerated MRI reconstruction on fastMRI data. The package map:
 
 - ``cli``: the ``mri-recon`` command; ``fit``/``validate``/``test`` go to ``training.cli``
-  (LightningCLI), every other command to its module in ``commands`` (reconstruct, evaluate, demo).
+  (LightningCLI), every other command to its module in ``commands`` (reconstruct, evaluate,
+  check_data, demo).
 - ``commands``: one module per command, its options and logic; commands never import each other.
 - ``inference``: what commands share: run preparation (checkpoint + folder + options), the volume
   loop, submission files, the model-vs-zero-filled comparison.
@@ -9,8 +10,8 @@
 - ``report``: the one report system; ``evaluation``: fastMRI's folder evaluation; ``metrics``:
   NMSE / PSNR / SSIM; ``figures``, ``nifti``: pictures and NIfTI output.
 - ``training``: the LightningModule, CLI, self-describing checkpoints, per-volume metrics,
-  callbacks.
-- ``models``: fastMRI's U-Net on this project's layers; ``data``: datasets, masks, transforms,
-  loaders, samplers, atomic I/O.
+  callbacks (checkpointing, the non-finite guard).
+- ``models``: fastMRI's U-Net on this project's layers; ``data``: datasets, file and value
+  checks, masks, transforms, loaders, samplers, atomic I/O.
 - ``nn``, ``optim``: the from-scratch layers and optimizers (they depend on torch alone).
 """

@@ -2,11 +2,14 @@
 
 ``fit``, ``validate`` and ``test`` go to Lightning's CLI (``mri_recon.training.cli``); every other
 command is a module of ``mri_recon.commands`` that registers its own parser. Errors a user can
-cause end as one line, ``mri-recon COMMAND: error: ...``, and exit status 2.
+cause end as one line, ``mri-recon COMMAND: error: ...``, and exit status 2; a command that ran
+but left volumes failed exits 1. Warnings print as one line, ``mri-recon COMMAND: warning: ...``,
+and dependency warnings that only confuse users (``NOISE``) are not shown.
 """
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from importlib import import_module
 
@@ -18,6 +21,11 @@ LIGHTNING_COMMANDS = {
     "test": "score the test loader: mri-recon test --config ... --ckpt_path CKPT",
 }
 USER_ERRORS = (ValueError, OSError, ModuleNotFoundError)
+NOISE = (
+    "Casting complex values to real discards",  # numpy's ComplexWarning
+    "Detected pickle protocol",  # torch reading a file that is not a checkpoint of ours
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",  # Lightning on torch's pytree
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,11 +58,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         args = build_parser().parse_args(argv)
         command, run = args.command, lambda _: args.run(args)
-    try:
-        return run(argv)
-    except USER_ERRORS as error:
-        print(f"mri-recon {command}: error: {one_line(error)}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        for message in NOISE:
+            warnings.filterwarnings("ignore", message=message)
+        warnings.showwarning = lambda message, *_, **__: print(
+            f"mri-recon {command}: warning: {message}", file=sys.stderr
+        )
+        try:
+            return run(argv)
+        except USER_ERRORS as error:
+            print(f"mri-recon {command}: error: {one_line(error)}", file=sys.stderr)
+            return 2
 
 
 def _run_lightning(argv: list[str]) -> int:

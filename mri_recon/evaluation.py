@@ -1,7 +1,9 @@
 """Evaluation of a folder of reconstructions against a folder of fastMRI targets.
 
 ``evaluate_folders`` computes NMSE, PSNR and SSIM per volume with fastMRI's definitions and
-crop, skipping (and recording) volumes it cannot evaluate instead of stopping at the first.
+crop, recording the volumes it cannot evaluate (missing, unreadable, mis-shaped, or holding NaN or
+infinite values) as the report's failures instead of stopping at the first: they never enter a
+mean.
 """
 
 from pathlib import Path
@@ -16,6 +18,8 @@ from mri_recon.data.fastmri_format import (
     check_challenge,
     target_key,
 )
+from mri_recon.data.finite import is_finite
+from mri_recon.data.folder import list_volume_files
 from mri_recon.metrics import volume_metrics
 from mri_recon.report import Report, VolumeScores
 
@@ -83,8 +87,18 @@ def _read_prediction(path: Path) -> np.ndarray:
         raise VolumeProblem(f"cannot read prediction {path} ({err})") from err
 
 
+def _check_values(name: str, volume: np.ndarray) -> None:
+    """A target or prediction must hold real, finite numbers."""
+    if volume.dtype.kind not in "iuf":
+        raise VolumeProblem(f"{name} has dtype {volume.dtype}, not real numbers")
+    if not is_finite(volume):
+        raise VolumeProblem(f"{name} holds NaN or infinite values")
+
+
 def _evaluate_volume(target: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
     """Crops target and prediction as ``fastmri.evaluate`` does and computes the metrics."""
+    _check_values("target", target)
+    _check_values("prediction", prediction)
     if target.ndim != 3:
         raise VolumeProblem(f"target has shape {target.shape}, expected (slices, height, width)")
     if prediction.ndim != 3 or prediction.shape[0] != target.shape[0]:
@@ -136,7 +150,7 @@ def evaluate_folders(
 
     Returns:
         The report (method ``prediction``): per-volume metrics, summary per acquisition and
-        overall, and problems (``"<fname>: <what>"``) for volumes skipped.
+        overall, and failures (``"<fname>: <what>"``) for volumes that could not be scored.
     """
     target_path, predictions_path = Path(target_path), Path(predictions_path)
     if challenge is not None:
@@ -145,9 +159,10 @@ def evaluate_folders(
         raise FileNotFoundError(f"target-path: {target_path}: no such folder")
     if not predictions_path.is_dir():
         raise FileNotFoundError(f"predictions-path: {predictions_path}: no such folder")
-    target_files = sorted(p for p in target_path.glob("*.h5") if p.is_file())
-    if not target_files:
-        raise ValueError(f"target-path: {target_path}: no *.h5 files")
+    try:
+        target_files = list_volume_files(target_path)  # warns about look-alikes it leaves out
+    except ValueError:
+        raise ValueError(f"target-path: {target_path}: no *.h5 files") from None
 
     report = Report(methods=[PREDICTION], group_by="acquisition")
     for target_file in target_files:
@@ -161,10 +176,10 @@ def evaluate_folders(
             prediction = _read_prediction(predictions_path / fname)
             metrics = _evaluate_volume(target, prediction)
         except VolumeProblem as problem:
-            report.problems.append(f"{fname}: {problem}")
+            report.failures.append(f"{fname}: {problem}")
             continue
         except OSError as err:
-            report.problems.append(f"{fname}: cannot read target ({err})")
+            report.failures.append(f"{fname}: cannot read target {target_file} ({err})")
             continue
         report.add(VolumeScores(fname, volume_acquisition, {PREDICTION: metrics}))
     return report

@@ -2,9 +2,9 @@
 
 A dataclass field made with ``option`` becomes ``--field-name`` with the field's default, its type
 (``int``, ``float``, ``str``, ``bool`` as a switch, ``X | None``, ``tuple[X, ...]`` as several
-values) and the help text and choices of its metadata. ``RunOptions`` (batch size, device,
-workers, precision) and ``MaskOptions`` (how fully sampled files are undersampled) are shared by
-the commands that run a network; ``data_prep``'s simulator builds its options from
+values) and the help text and choices of its metadata. ``RunOptions`` (batch size, device, workers,
+precision, skipping bad files) and ``MaskOptions`` (how fully sampled files are undersampled) are
+shared by the commands that run a network; ``data_prep``'s simulator builds its options from
 ``SimulationConfig`` the same way.
 
 Light on purpose: ``mri-recon --help`` imports this module without torch.
@@ -110,6 +110,11 @@ class RunOptions:
         "the network's precision: bf16 autocast (FFTs and outputs stay float32) or 32; auto: "
         "bf16 where the hardware computes it fast (AVX-512 BF16 or AMX CPUs, Ampere+ GPUs)",
         choices=PRECISIONS,
+    )
+    skip_bad_files: bool = option(
+        False,
+        "go on past unreadable or malformed files and volumes with NaN or infinite values: they "
+        "are listed in the summary but do not make the exit status non-zero",
     )
 
     def __post_init__(self) -> None:

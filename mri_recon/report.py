@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mri_recon.data.io import atomic_path, check_outside
+from mri_recon.data.io import atomic_path, check_outside, check_writable
 
 METRICS = ("nmse", "psnr", "ssim")
 FORMATS = {"nmse": ".4f", "psnr": ".2f", "ssim": ".4f"}
@@ -26,6 +26,7 @@ ALL = "all"  # the summary group over every volume when grouping by acquisition
 REPORT_SUFFIXES = (".json", ".csv")
 CSV_COLUMNS = ("row", "fname", "acquisition", "acceleration", "group", "method", "count",
                *METRICS, "problem")  # fmt: skip
+PROBLEM_ROWS = (("problems", "problem"), ("failures", "failure"))  # list of a Report, CSV row
 
 
 def format_metric(value: float, metric: str) -> str:
@@ -59,13 +60,17 @@ class VolumeScores:
 
 @dataclass
 class Report:
-    """Scores of volumes, their summary per group, and the volumes that could not be scored.
+    """Scores of volumes, their summary per group, and the volumes that were not scored.
 
     Attributes:
         methods: the methods scored, in table order.
         group_by: ``acquisition`` (one group per acquisition, plus ``all``) or ``acceleration``.
         volumes: the scores, in the order they were added.
-        problems: ``"<fname>: <what>"`` for each volume that could not be scored.
+        problems: ``"<fname>: <what>"`` for each volume left out as not scorable (a test file
+            without a target): noted, not an error.
+        failures: ``"<fname>: <what>"`` for each volume that should have been scored but could
+            not be (missing, unreadable, mis-shaped, NaN or infinite values): an error, and
+            excluded from every mean.
         info: where the numbers come from (e.g. ``{"checkpoint": path}``).
     """
 
@@ -73,6 +78,7 @@ class Report:
     group_by: str = "acquisition"
     volumes: list[VolumeScores] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
     info: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -105,8 +111,8 @@ class Report:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``info``, ``group_by``, ``methods``, ``volumes``, ``summary`` and
-        ``problems``."""
+        """JSON-ready: ``info``, ``group_by``, ``methods``, ``volumes``, ``summary``,
+        ``problems`` and ``failures``."""
         return {
             "info": dict(self.info),
             "group_by": self.group_by,
@@ -114,6 +120,7 @@ class Report:
             "volumes": [asdict(v) for v in self.volumes],
             "summary": self.summary(),
             "problems": list(self.problems),
+            "failures": list(self.failures),
         }
 
 
@@ -132,7 +139,7 @@ def _table(header: list[str], rows: list[list[str]], left: int) -> list[str]:
 
 def format_table(report: Report, volumes: bool = True) -> str:
     """The report as fixed-width text: per-volume lines (``volumes``), then mean +- std of each
-    metric per group and method, then the volumes that could not be scored."""
+    metric per group and method, then the volumes left out and those that failed."""
     several = len(report.methods) > 1
     lines: list[str] = []
     if volumes and report.volumes:
@@ -173,12 +180,14 @@ def format_table(report: Report, volumes: bool = True) -> str:
         lines.append("no volumes evaluated")
     if report.problems:
         lines += ["", f"skipped {len(report.problems)}:", *(f"  {p}" for p in report.problems)]
+    if report.failures:
+        lines += ["", f"failed {len(report.failures)}:", *(f"  {p}" for p in report.failures)]
     return "\n".join(lines)
 
 
 def _csv_rows(report: Report) -> list[dict[str, Any]]:
     """A ``volume`` row per volume and method, a ``mean`` and a ``std`` row per group and
-    method, then a ``problem`` row per volume not scored."""
+    method, then a ``problem`` row per volume left out and a ``failure`` row per failed one."""
     rows: list[dict[str, Any]] = []
     for v in report.volumes:
         volume = {"fname": v.fname, "acquisition": v.acquisition, "acceleration": v.acceleration}
@@ -191,19 +200,22 @@ def _csv_rows(report: Report) -> list[dict[str, Any]]:
                 rows.append(
                     {"row": kind, "group": name, "method": method, "count": group["count"]} | stats
                 )
-    for problem in report.problems:
-        fname, _, what = problem.partition(": ")
-        rows.append({"row": "problem", "fname": fname, "problem": what})
+    for attribute, row in PROBLEM_ROWS:
+        for problem in getattr(report, attribute):
+            fname, _, what = problem.partition(": ")
+            rows.append({"row": row, "fname": fname, "problem": what})
     return rows
 
 
 def check_report_path(
     path: str | Path, overwrite: bool, inputs: Sequence[str | Path | None] = ()
 ) -> None:
-    """Checks a report destination before any work: suffix, an existing file, input folders.
+    """Checks a report destination before any work: suffix, an existing file, input folders,
+    and that it can be written.
 
     Raises:
-        ValueError: not ``.json``/``.csv``, or inside one of the ``inputs`` folders.
+        ValueError: not ``.json``/``.csv``, inside one of the ``inputs`` folders, or not
+            writable.
         FileExistsError: it exists and ``overwrite`` is false.
     """
     path = Path(path)
@@ -214,6 +226,7 @@ def check_report_path(
     for folder in inputs:
         if folder is not None:
             check_outside(path, folder, "output")
+    check_writable(path, "output")
 
 
 def write_report(report: Report, path: str | Path, overwrite: bool = False) -> Path:

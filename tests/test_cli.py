@@ -35,7 +35,7 @@ def test_unknown_command_exits_with_usage(tmp_path: Path) -> None:
 def test_help_lists_every_command(tmp_path: Path) -> None:
     result = run("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for command in ("fit", "validate", "test", "reconstruct", "evaluate", "demo"):
+    for command in ("fit", "validate", "test", "reconstruct", "evaluate", "check-data", "demo"):
         assert command in result.stdout
 
 
@@ -89,7 +89,7 @@ def test_errors_from_loader_workers_come_out_on_one_line() -> None:
     assert one_line(ValueError("first\nsecond")) == "first second"
 
 
-@pytest.mark.parametrize("command", [[], ["reconstruct"], ["evaluate"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["reconstruct"], ["evaluate"], ["check-data"], ["demo"]])
 def test_help_imports_no_torch(command: list[str], tmp_path: Path) -> None:
     code = (
         "import sys\n"

@@ -1,4 +1,4 @@
-"""evaluate_folders against fastmri.evaluate on real HDF5 files; problems; JSON/CSV reports."""
+"""evaluate_folders against fastmri.evaluate on real HDF5 files; failures; JSON/CSV reports."""
 
 import csv
 import json
@@ -96,7 +96,7 @@ def test_matches_fastmri_evaluate(folders: tuple[Path, Path], acquisition: str |
         mean, std = scalar(means[metric.upper()]), scalar(stds[metric.upper()])
         assert stats[f"{metric}_mean"] == pytest.approx(mean, rel=1e-6)
         assert stats[f"{metric}_std"] == pytest.approx(std, rel=1e-6)
-    assert report.problems == []
+    assert report.problems == report.failures == []
 
 
 def test_per_volume_numbers_match_fastmri_functions(folders: tuple[Path, Path]) -> None:
@@ -154,7 +154,7 @@ def test_singlecoil_uses_esc_and_matches_fastmri(tmp_path: Path) -> None:
     assert ssim_mean == pytest.approx(scalar(oracle["SSIM"]), rel=1e-6)
 
 
-def test_problems_are_reported_by_name(folders: tuple[Path, Path]) -> None:
+def test_failures_are_reported_by_name(folders: tuple[Path, Path]) -> None:
     targets, preds = folders
     (preds / "file_brain_0.h5").unlink()
     with h5py.File(preds / "file_brain_1.h5", "w") as hf:
@@ -169,7 +169,8 @@ def test_problems_are_reported_by_name(folders: tuple[Path, Path]) -> None:
         hf.create_dataset("reconstruction", data=np.ones((3, 40, 31), np.float32))
     report = evaluate_folders(targets, preds)
     assert [v.fname for v in report.volumes] == ["file_brain_3.h5"]
-    problems = dict(p.split(": ", 1) for p in report.problems)
+    assert report.problems == []
+    problems = dict(p.split(": ", 1) for p in report.failures)
     assert set(problems) == {
         "broken.h5",
         "file_brain_0.h5",
@@ -185,10 +186,10 @@ def test_problems_are_reported_by_name(folders: tuple[Path, Path]) -> None:
     assert "neither 'reconstruction_esc' nor 'reconstruction_rss'" in problems["no_target.h5"]
     assert "smaller than the target's 32x32" in problems["small.h5"]
     singlecoil = evaluate_folders(targets, preds, "singlecoil", acquisition="AXFLAIR")
-    assert singlecoil.problems[1:] == [
+    assert singlecoil.failures[1:] == [
         "file_brain_1.h5: no 'reconstruction_esc' dataset (singlecoil target)"
     ]
-    assert singlecoil.problems[0].startswith("broken.h5: cannot read target")
+    assert singlecoil.failures[0].startswith("broken.h5: cannot read target")
 
 
 def test_bad_folders(tmp_path: Path) -> None:
@@ -222,9 +223,9 @@ def test_json_and_csv_round_trip(folders: tuple[Path, Path], tmp_path: Path) -> 
             stats = group_stats(report, name)
             assert int(summary_rows[name]["count"]) == stats["count"]
             assert float(summary_rows[name]["psnr"]) == stats[f"psnr_{kind}"]
-    problem_rows = [r for r in rows if r["row"] == "problem"]
-    assert [(r["fname"], r["problem"]) for r in problem_rows] == [
-        ("file_brain_3.h5", report.problems[0].split(": ", 1)[1])
+    failure_rows = [r for r in rows if r["row"] == "failure"]
+    assert [(r["fname"], r["problem"]) for r in failure_rows] == [
+        ("file_brain_3.h5", report.failures[0].split(": ", 1)[1])
     ]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.csv", "report.json"]
 

@@ -77,7 +77,8 @@ def test_folders_match_fastmri_evaluate(
     assert code == 0 and f"wrote {report_json}" in stdout
     assert all(name in stdout for name in names)
     report = json.loads(report_json.read_text())
-    assert [v["fname"] for v in report["volumes"]] == names and report["problems"] == []
+    assert [v["fname"] for v in report["volumes"]] == names
+    assert report["problems"] == report["failures"] == []
 
     args = Namespace(
         target_path=truth, predictions_path=predictions, acquisition=None, acceleration=None
@@ -99,7 +100,7 @@ def test_folders_match_fastmri_evaluate(
         assert float(mean_all[metric]) == pytest.approx(summary[f"{metric}_mean"], rel=1e-12)
 
 
-def test_missing_prediction_is_reported_by_name(
+def test_missing_prediction_is_reported_by_name_and_fails_the_run(
     predictions: Path, small_multicoil: Path, tmp_path: Path, capsys
 ) -> None:
     partial = copy_folder(predictions, tmp_path / "partial")
@@ -111,11 +112,11 @@ def test_missing_prediction_is_reported_by_name(
         capsys, "evaluate", "--target-path", truth, "--predictions-path", partial,
         "--output", report_path,
     )  # fmt: skip
-    assert code == 0
-    assert "skipped 1:" in stdout and f"  {missing}: no prediction file" in stdout
+    assert code == 1  # the report of what was scored is still printed and written
+    assert "failed 1:" in stdout and f"  {missing}: no prediction file" in stdout
     report = json.loads(report_path.read_text())
     assert [v["fname"] for v in report["volumes"]] == [kept]
-    assert len(report["problems"]) == 1 and report["problems"][0].startswith(f"{missing}: ")
+    assert len(report["failures"]) == 1 and report["failures"][0].startswith(f"{missing}: ")
 
 
 def test_existing_report_is_kept_without_overwrite(

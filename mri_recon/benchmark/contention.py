@@ -24,11 +24,14 @@ from mri_recon.training.thread_tuning import ThreadTuner
 
 # Steps after a change of load before timing: the tuner's window (3) twice, a probe and its answer.
 SETTLE = 6
+# Ends with the benchmark even when that is killed: it stops once its parent process is gone.
 COMPETITOR = """
+import os
 import torch
+parent = os.getppid()
 a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
 print("ready", flush=True)
-while True:
+while os.getppid() == parent:
     a @ b
 """
 

@@ -7,5 +7,5 @@ imports are light (no torch), so ``mri-recon --help`` and ``mri-recon COMMAND --
 the work imports what it needs when it runs.
 """
 
-# Modules of this package, in --help order.
-COMMANDS = ("reconstruct", "evaluate", "demo", "benchmark")
+# The modules of this package, in --help order (a module name's "_" is the command's "-").
+COMMANDS = ("reconstruct", "evaluate", "check_data", "demo", "study", "benchmark")

@@ -41,9 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Runs the demo and prints its table."""
-    print(summary_text(run_demo(args.output_dir, overwrite=args.overwrite)))
-    return 0
+    """Runs the demo and prints its table; exit status 1 when a test volume failed."""
+    result = run_demo(args.output_dir, overwrite=args.overwrite)
+    print(summary_text(result))
+    return 1 if result.report.failures else 0
 
 
 @dataclass
@@ -97,10 +98,9 @@ def best_checkpoint(last: Path) -> Path:
 def score_test_split(data: Path, checkpoint: Path, output_dir: Path) -> "Report":
     """Reconstructs the test split into ``reconstructions/`` and scores the network and the
     zero-filled input against the held-out truth, with a figure per volume in ``figures/``."""
-    import h5py
-
     from data_prep.simulate import TRUTH_SPLIT
     from mri_recon.data.fastmri_format import split_dir
+    from mri_recon.data.file_check import open_volume
     from mri_recon.inference.comparison import (
         Truth,
         compare_with_zero_filled,
@@ -117,7 +117,7 @@ def score_test_split(data: Path, checkpoint: Path, output_dir: Path) -> "Report"
 
     def truth(fname: str) -> Truth:
         target, acquisition = read_target(truth_dir / fname, CHALLENGE)
-        with h5py.File(test / fname, "r") as hf:
+        with open_volume(test / fname) as hf:
             return Truth(target, acquisition, int(hf.attrs["acceleration"]))
 
     volumes = run.volumes(run.dataset(), progress=False)

@@ -5,6 +5,10 @@
 - A checkpoint (``--checkpoint``, ``--data-path``): fully sampled volumes undersampled at each
   acceleration, reconstructed in memory and scored against the zero-filled baseline
   (``mri_recon.inference.comparison``), with a figure per volume on request.
+
+Both print (and write) the report of what they scored, failures listed by name. The exit status
+is 1 when a volume failed (missing, unreadable, mis-shaped, NaN or infinite values), unless
+``--skip-bad-files``, and whenever no volume was scored at all.
 """
 
 import argparse
@@ -77,7 +81,19 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(report, volumes=folders))
     if args.output is not None:
         print(f"wrote {write_report(report, args.output, overwrite=args.overwrite)}")
-    return 0
+    return 1 if not report.volumes or (report.failures and not args.skip_bad_files) else 0
+
+
+def _has_target(file: Path, challenge: str) -> bool:
+    """Whether ``file`` has a target; an unreadable file (kept only when skipping bad files)
+    is left to the dataset's check, which names it."""
+    from mri_recon.data.file_check import BadFileError
+    from mri_recon.inference.comparison import has_target
+
+    try:
+        return has_target(file, challenge)
+    except BadFileError:
+        return True
 
 
 def evaluate_checkpoint(
@@ -97,7 +113,7 @@ def evaluate_checkpoint(
         data_path: folder of fully sampled fastMRI files with targets (e.g. a val split).
         challenge: by default the checkpoint's.
         mask: accelerations, centre fractions and mask type; by default the checkpoint's.
-        options: batch size, accelerator and DataLoader workers.
+        options: batch size, accelerator, DataLoader workers and skipping bad files.
         figures: folder for one comparison PNG per volume and acceleration.
         progress: show progress bars.
     """
@@ -105,7 +121,6 @@ def evaluate_checkpoint(
         Truth,
         compare_with_zero_filled,
         comparison_report,
-        has_target,
         read_target,
     )
     from mri_recon.inference.preparation import prepare_run
@@ -119,7 +134,7 @@ def evaluate_checkpoint(
     if run.mask is None:
         raise ValueError("accelerations: the checkpoint records none; give --accelerations")
     report = comparison_report(run.checkpoint.net_name, checkpoint=str(checkpoint))
-    scored = [file.name for file in run.files if has_target(file, run.challenge)]
+    scored = [file.name for file in run.files if _has_target(file, run.challenge)]
     report.problems += [
         f"{file.name}: no target (test file?); it was not scored"
         for file in run.files
@@ -128,6 +143,7 @@ def evaluate_checkpoint(
     if not scored:
         raise ValueError(f"data-path: {data_path} holds no fully sampled file with a target")
     dataset = run.dataset(scored)  # the files are checked once, for every acceleration
+    report.failures += dataset.skipped_files
     for acceleration, fraction in zip(run.mask.accelerations, run.mask.center_fractions):
         one = MaskSettings(run.mask.mask_type, [fraction], [acceleration])
         dataset.transform = inference_transform(run.challenge, one)
@@ -138,4 +154,5 @@ def evaluate_checkpoint(
 
         volumes = run.volumes(dataset, progress)
         compare_with_zero_filled(volumes, truth, report, Path(figures) if figures else None)
+    report.failures = list(dict.fromkeys(report.failures))  # a volume fails at each acceleration
     return report

@@ -3,7 +3,9 @@
 For each volume ``DIR/<name>.h5`` it writes ``OUT/<name>.h5`` holding ``reconstruction``
 (``mri_recon.inference.submission``). Files that carry a ``mask`` (test files) are reconstructed
 from their own undersampled k-space; fully sampled files are undersampled first, deterministically
-per file, with the masks validation uses. Existing outputs are kept, so an interrupted run resumes.
+per file, with the masks validation uses. Existing sound outputs are kept, so an interrupted run
+resumes. A volume with NaN or infinite values (in its input or in the network's output) gets no
+output: it is listed as failed and the exit status is 1, unless ``--skip-bad-files``.
 """
 
 import argparse
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         nifti=args.nifti,
     )
     print(summary)
-    return 0
+    return 1 if summary.failed and not args.skip_bad_files else 0
 
 
 def reconstruct(
@@ -82,20 +84,21 @@ def reconstruct(
         checkpoint: an ``mri-recon fit`` checkpoint; ``None`` writes the zero-filled baseline.
         challenge: ``singlecoil`` or ``multicoil``; by default the checkpoint's, else the data's.
         mask: how fully sampled files are undersampled; by default the checkpoint's settings.
-        options: batch size, accelerator and DataLoader workers.
+        options: batch size, accelerator, DataLoader workers and skipping bad files.
         overwrite: replace existing outputs instead of keeping them.
         png: also write ``<name>.png``, a montage of the reconstructed slices.
         nifti: also write ``<name>.nii.gz``.
         progress: show a progress bar.
     """
-    from mri_recon.data.fastmri_format import MASK_KEY
     from mri_recon.inference.preparation import prepare_run
     from mri_recon.inference.submission import (
         SubmissionSummary,
         check_output_folder,
         keep_finished,
+        output_shapes,
         save_submission,
     )
+    from mri_recon.inference.volumes import VolumeFailure
 
     output_path = Path(output_path)
     check_output_folder(output_path, Path(data_path))
@@ -105,20 +108,22 @@ def reconstruct(
 
         require_nibabel()  # fail before the first volume, not after it
     summary = SubmissionSummary(output_path)
-    todo = run.files if overwrite else keep_finished(run.files, summary, png, nifti)
-    if not todo:
-        return summary
+    dataset = run.dataset()  # every file checked (and bad ones skipped, if asked) up front
+    summary.bad_files = list(dataset.skipped_files)
+    shapes = output_shapes(dataset)
+    todo = list(shapes) if overwrite else keep_finished(shapes, summary, png, nifti)
     if run.mask is None:
-        import h5py
-
         for file in todo:
-            with h5py.File(file, "r") as hf:
-                if MASK_KEY not in hf:
-                    raise ValueError(
-                        f"{file}: fully sampled; give --accelerations (and --mask-type, "
-                        "--center-fractions) to undersample it"
-                    )
-    dataset = run.dataset(file.name for file in todo)
-    for volume in run.volumes(dataset, progress):
-        save_submission(volume, summary, png, nifti)
+            if not dataset.layouts[file].has_mask:
+                raise ValueError(
+                    f"{file}: fully sampled; give --accelerations (and --mask-type, "
+                    "--center-fractions) to undersample it"
+                )
+    names = {file.name for file in todo}
+    dataset.raw_samples = [s for s in dataset.raw_samples if s.fname.name in names]
+    for volume in run.volumes(dataset, progress) if todo else ():
+        if isinstance(volume, VolumeFailure):
+            summary.failed.append(str(volume))
+        else:
+            save_submission(volume, summary, png, nifti)
     return summary

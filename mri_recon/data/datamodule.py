@@ -1,8 +1,9 @@
 """``FastMriDataModule``: train/val/test loaders over a fastMRI data folder, for Lightning 2.x.
 
 Training draws a fresh random mask per slice, in an order and with masks that depend only on the
-seed and the epoch (so a resumed run sees the same data); validation and test masks are fixed per
-volume (seeded from the file name), and test files that carry their own mask are used as stored.
+seed and the epoch, and its loader records its position in checkpoints (so a run resumed from any
+checkpoint, even mid-epoch, sees the same data); validation and test masks are fixed per volume
+(seeded from the file name), and test files that carry their own mask are used as stored.
 Under DDP the val/test loaders use ``VolumeSampler`` so each volume's slices stay on one process.
 Workers persist across epochs; on a GPU batches go through pinned memory and, with
 ``transform_on_device``, the FFTs run on the batch there (``mri_recon.data.device_transform``).
@@ -20,9 +21,9 @@ from mri_recon.data.device_transform import (
     KspaceSample,
     KspaceSliceTransform,
 )
-from mri_recon.data.epoch_sampler import EpochSeededDataset, EpochShuffleSampler
+from mri_recon.data.epoch_sampler import EpochSeededDataset, EpochShuffleSampler, ResumableLoader
 from mri_recon.data.fastmri_format import check_challenge, split_dir
-from mri_recon.data.masks import check_mask_arguments, create_mask
+from mri_recon.data.masks import check_mask_arguments, check_mask_widths, create_mask
 from mri_recon.data.slice_dataset import SliceDataset, check_sample_rates
 from mri_recon.data.transforms import UnetDataTransform, UnetSample
 from mri_recon.data.volume_sampler import VolumeSampler
@@ -42,9 +43,14 @@ def _distributed() -> bool:
     return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
-def collate_samples(samples: list[UnetSample]) -> UnetSample:
+def collate_samples(samples: list[UnetSample | None]) -> UnetSample | None:
     """Batches samples, with a clear error where images of different sizes meet in one batch
-    (fastMRI brain data mixes widths; such data needs ``batch_size`` 1, as fastMRI trains)."""
+    (fastMRI brain data mixes widths; such data needs ``batch_size`` 1, as fastMRI trains).
+    Slices skipped for bad data (``None``) are left out; a batch of none is ``None``, which the
+    module skips."""
+    samples = [sample for sample in samples if sample is not None]
+    if not samples:
+        return None
     sizes = {tuple(sample[0].shape) for sample in samples}  # image (or k-space) sizes
     if len(sizes) > 1:
         names = ", ".join(sorted({sample.fname for sample in samples}))
@@ -80,6 +86,10 @@ class FastMriDataModule(pl.LightningDataModule):
             normalisation on the batch on the training device (``KspaceBatchTransform``) instead
             of in the loader's workers; the same samples (tested), for GPUs the workers cannot
             keep busy.
+        skip_bad_files: leave out unreadable or malformed files, and slices with NaN or
+            infinite values, with a warning naming each (counted in the run's summary), instead
+            of stopping with an error. A skipped training slice is replaced by the next good one,
+            so every batch (and every DDP process) keeps its size.
     """
 
     def __init__(
@@ -100,6 +110,7 @@ class FastMriDataModule(pl.LightningDataModule):
         use_dataset_cache: bool = True,
         test_split: str = "test",
         transform_on_device: bool = False,
+        skip_bad_files: bool = False,
     ) -> None:
         super().__init__()
         data_path = str(data_path)  # recorded as text: checkpoints stay loadable with weights_only
@@ -137,14 +148,18 @@ class FastMriDataModule(pl.LightningDataModule):
         mask_func = create_mask(hp.mask_type, hp.center_fractions, hp.accelerations)
         slice_rate, volume_rate = self.rates[loader]
         transform_class = KspaceSliceTransform if hp.transform_on_device else UnetDataTransform
-        return SliceDataset(
+        dataset = SliceDataset(
             self.split_folder(split),
             hp.challenge,
             transform=transform_class(hp.challenge, mask_func=mask_func, use_seed=not train),
             use_dataset_cache=hp.use_dataset_cache,
             sample_rate=slice_rate,
             volume_sample_rate=volume_rate,
+            skip_bad_files=hp.skip_bad_files,
         )
+        widths = dataset.unmasked_widths()
+        check_mask_widths(hp.mask_type, hp.center_fractions, hp.accelerations, widths)
+        return dataset
 
     def setup(self, stage: str | None = None) -> None:
         """Builds (and validates) the datasets the stage needs; ``None`` builds all of them."""
@@ -160,29 +175,35 @@ class FastMriDataModule(pl.LightningDataModule):
             self.setup(LOADER_STAGE[loader])
         dataset = self.datasets[loader]
         train = loader == "train"
-        sampler = VolumeSampler(dataset) if not train and _distributed() else None
-        if train:
-            seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
-            replicas, rank = 1, 0
-            if _distributed():
-                replicas, rank = torch.distributed.get_world_size(), torch.distributed.get_rank()
-            dataset = EpochSeededDataset(dataset, seed)
-            sampler = EpochShuffleSampler(dataset, seed, replicas, rank)
-            # Lightning builds the first iterator (and workers prefetch from it) before its first
-            # set_epoch call, so start where a resumed run starts: at the epoch Lightning will
-            # pass to set_epoch, the count of epochs processed.
-            if self.trainer is not None:
-                sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
-        on_gpu = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
-        return DataLoader(
-            dataset,
-            batch_size=self.hparams.batch_size,
-            sampler=sampler,
-            num_workers=self.hparams.num_workers,
-            collate_fn=collate_samples,
-            pin_memory=on_gpu,
-            persistent_workers=self.hparams.num_workers > 0,
-        )
+        options = {
+            "batch_size": self.hparams.batch_size,
+            "num_workers": self.hparams.num_workers,
+            "collate_fn": collate_samples,
+            "pin_memory": self.trainer is not None
+            and self.trainer.strategy.root_device.type == "cuda",
+            "persistent_workers": self.hparams.num_workers > 0,
+        }
+        if not train:
+            sampler = VolumeSampler(dataset) if _distributed() else None
+            return DataLoader(dataset, sampler=sampler, **options)
+        seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
+        replicas, rank = 1, 0
+        if _distributed():
+            replicas, rank = torch.distributed.get_world_size(), torch.distributed.get_rank()
+        dataset = EpochSeededDataset(dataset, seed)
+        sampler = EpochShuffleSampler(dataset, seed, replicas, rank)
+        # Lightning builds the first iterator (and workers prefetch from it) before its first
+        # set_epoch call, so start where a resumed run starts: at the epoch Lightning will pass
+        # to set_epoch, the count of epochs processed.
+        if self.trainer is not None:
+            sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
+        return ResumableLoader(dataset, sampler=sampler, batches_done=self._batches_done, **options)
+
+    def _batches_done(self) -> int:
+        """The training batches of the current epoch the trainer has finished."""
+        if self.trainer is None:
+            return 0
+        return self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
 
     def on_after_batch_transfer(self, batch: object, dataloader_idx: int) -> object:
         """With ``transform_on_device``, turns a k-space batch into U-Net samples where it is."""

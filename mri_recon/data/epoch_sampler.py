@@ -7,13 +7,17 @@ run it continues. Here the sampler yields ``(epoch, index)`` keys, in an order d
 just before it loads a slice. Epoch ``e`` of a resumed run then sees exactly what epoch ``e`` of an
 uninterrupted run sees, whatever the number of workers or processes, and no two slices share a
 mask stream. Lightning calls ``set_epoch`` before each training epoch.
+
+A checkpoint written in the middle of an epoch records how far the epoch got
+(``ResumableLoader.state_dict``: Lightning stores it with the loops' state), and the resumed run's
+sampler starts the epoch there, so it neither repeats nor skips a batch.
 """
 
-from collections.abc import Iterator, Sized
+from collections.abc import Callable, Iterator, Sized
 from typing import Any
 
 import numpy as np
-from torch.utils.data import Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 
 def derived_seed(*numbers: int) -> int:
@@ -39,14 +43,70 @@ class EpochShuffleSampler(DistributedSampler):
 
     def __init__(self, dataset: Sized, seed: int = 0, num_replicas: int = 1, rank: int = 0) -> None:
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
+        self.resume: tuple[int, int] | None = None
+
+    def resume_at(self, epoch: int, start: int) -> None:
+        """The next iteration, if it is over ``epoch``, starts at this process's ``start``-th key
+        (a run resumed in the middle of that epoch); any other epoch starts at its beginning."""
+        self.resume = (epoch, start)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        for index in super().__iter__():
-            yield self.epoch, index
+        start = self.resume[1] if self.resume is not None and self.resume[0] == self.epoch else 0
+        self.resume = None
+        for position, index in enumerate(super().__iter__()):
+            if position >= start:
+                yield self.epoch, index
+
+
+class ResumableLoader(DataLoader):
+    """The training ``DataLoader``, resumable mid-epoch through Lightning's ``state_dict`` /
+    ``load_state_dict`` interface for loaders.
+
+    Args:
+        args, kwargs: ``DataLoader``'s; the sampler must be an ``EpochShuffleSampler``.
+        batches_done: the number of batches of the current epoch the training loop has finished
+            (the trainer's batch progress), read when a checkpoint is written.
+    """
+
+    def __init__(self, *args: Any, batches_done: Callable[[], int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batches_done = batches_done
+
+    def state_dict(self) -> dict[str, int]:
+        """Where the epoch stands: its number, the keys this process has trained on, and the
+        batch size and process count they assume."""
+        return {
+            "epoch": self.sampler.epoch,
+            "position": self.batches_done() * self.batch_size,
+            "batch_size": self.batch_size,
+            "num_replicas": self.sampler.num_replicas,
+        }
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Starts the recorded epoch where the checkpoint left it.
+
+        Raises:
+            ValueError: the batch size or the number of processes differ from the checkpoint's
+                (the recorded position would then point elsewhere in the epoch).
+        """
+        for key, now in (
+            ("batch_size", self.batch_size),
+            ("num_replicas", self.sampler.num_replicas),
+        ):
+            if state[key] != now:
+                raise ValueError(
+                    f"{key}: the checkpoint was written in the middle of an epoch with {key} "
+                    f"{state[key]}; resume it with the same (now {now}), or from an end-of-epoch "
+                    "checkpoint"
+                )
+        self.sampler.resume_at(state["epoch"], state["position"])
 
 
 class EpochSeededDataset(Dataset):
     """A training dataset indexed by ``(epoch, index)`` whose masks are seeded from both.
+
+    A slice the dataset skips (``None``: bad data, with ``skip_bad_files``) is replaced by the
+    next usable one in index order, so batches keep their size and DDP processes their step count.
 
     Args:
         dataset: a ``SliceDataset``; when its ``transform`` has a ``mask_func``, that mask
@@ -61,9 +121,13 @@ class EpochSeededDataset(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> Any:
         epoch, index = key
         mask_func = getattr(getattr(self.dataset, "transform", None), "mask_func", None)
-        if mask_func is not None:
-            mask_func.rng.seed(derived_seed(self.seed, epoch, index))
-        return self.dataset[index]
+        for offset in range(len(self.dataset)):
+            if mask_func is not None:
+                mask_func.rng.seed(derived_seed(self.seed, epoch, index))
+            sample = self.dataset[(index + offset) % len(self.dataset)]
+            if sample is not None:
+                return sample
+        raise ValueError("skip_bad_files: every training slice was skipped as bad")
 
     def __len__(self) -> int:
         return len(self.dataset)

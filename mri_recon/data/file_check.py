@@ -1,11 +1,16 @@
 """Validating one fastMRI HDF5 file and reading the metadata its slices share.
 
 Every check a slice read would otherwise trip over later (often inside a DataLoader worker, with a
-traceback that does not name the file) runs once here, when the dataset index is built.
+traceback that does not name the file) runs once here, when the dataset index is built. Checks
+that need every value (NaN or inf in a slice) run when the slice is read (``mri_recon.data.finite``)
+and, for a whole folder at once, in ``mri-recon check-data``.
 """
 
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import h5py
 import numpy as np
@@ -17,6 +22,21 @@ KSPACE_LAYOUTS = {
     "singlecoil": "(slices, rows, cols)",
     "multicoil": "(slices, coils, rows, cols)",
 }
+KSPACE_AXES = {"singlecoil": ("rows", "columns"), "multicoil": ("coils", "rows", "columns")}
+
+
+class FileLayout(NamedTuple):
+    """The array shapes of a volume: what checks against mask settings and outputs need.
+
+    Attributes:
+        kspace_shape: (slices, [coils,] rows, columns).
+        target_shape: (slices, height, width) of the challenge's target, ``None`` without one.
+        has_mask: the file stores its own sampling mask (a test file).
+    """
+
+    kspace_shape: tuple[int, ...]
+    target_shape: tuple[int, ...] | None
+    has_mask: bool
 
 
 class BadFileError(ValueError):
@@ -26,6 +46,24 @@ class BadFileError(ValueError):
         super().__init__(f"{path}: {problem}")
         self.path = Path(path)
         self.problem = problem
+
+
+@contextmanager
+def open_volume(path: str | Path) -> Iterator[h5py.File]:
+    """Opens an HDF5 file for reading; failures to open or read it raise ``BadFileError`` naming
+    the file (h5py's own messages do not)."""
+    path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise BadFileError(path, f"broken symbolic link to {path.readlink()}")
+    try:
+        hf = h5py.File(path, "r")
+    except OSError as err:
+        raise BadFileError(path, f"not a readable HDF5 file ({err})") from err
+    with hf:
+        try:
+            yield hf
+        except (OSError, KeyError) as err:
+            raise BadFileError(path, f"cannot be read ({err})") from err
 
 
 def _dataset(hf: h5py.File, key: str) -> h5py.Dataset | None:
@@ -53,20 +91,36 @@ def _check_kspace(hf: h5py.File, challenge: str) -> tuple[int, ...]:
         )
     if kspace.shape[0] == 0:
         raise ValueError(f"'{KSPACE_KEY}' has no slices")
+    for axis, size in zip(KSPACE_AXES[challenge], kspace.shape[1:]):
+        if size == 0:
+            raise ValueError(f"'{KSPACE_KEY}' has 0 {axis}: shape {kspace.shape}")
     return kspace.shape
 
 
-def _check_target(hf: h5py.File, challenge: str, num_slices: int) -> None:
-    """Checks that the challenge's target, when present, is 3-D with one image per slice."""
+def _check_target(hf: h5py.File, challenge: str, num_slices: int) -> tuple[int, ...] | None:
+    """Checks that the challenge's target, when present, is a real 3-D array with one non-empty
+    image per slice; returns its shape."""
     key = target_key(challenge)
     target = _dataset(hf, key)
     if target is None:
-        return
-    if target.ndim != 3 or target.shape[0] != num_slices:
+        return None
+    if target.ndim != 3 or target.shape[0] != num_slices or 0 in target.shape:
         raise ValueError(
             f"'{key}' must have shape ({num_slices}, height, width) to match "
             f"'{KSPACE_KEY}', got {target.shape}"
         )
+    if not np.issubdtype(target.dtype, np.floating):
+        raise ValueError(f"'{key}' must hold real floating-point images, got dtype {target.dtype}")
+    return target.shape
+
+
+def _check_attributes(attrs: h5py.AttributeManager) -> None:
+    """Checks the ``max`` attribute (the data range of PSNR and SSIM), when present."""
+    if "max" in attrs:
+        value = attrs["max"]
+        if not isinstance(value, int | float | np.number) or not math.isfinite(value) or value < 0:
+            shown = value.item() if isinstance(value, np.generic) else repr(value)
+            raise ValueError(f"attribute 'max' must be a finite number >= 0, got {shown}")
 
 
 def _check_mask(hf: h5py.File, num_cols: int) -> None:
@@ -76,7 +130,7 @@ def _check_mask(hf: h5py.File, num_cols: int) -> None:
         raise ValueError(f"'{MASK_KEY}' must have shape ({num_cols},), got {mask.shape}")
 
 
-def read_volume_info(path: str | Path, challenge: str) -> tuple[dict[str, Any], int]:
+def read_volume_info(path: str | Path, challenge: str) -> tuple[dict[str, Any], int, FileLayout]:
     """Validates one file and returns its metadata and slice count, as fastmri computes them.
 
     Args:
@@ -84,24 +138,24 @@ def read_volume_info(path: str | Path, challenge: str) -> tuple[dict[str, Any], 
         challenge: ``singlecoil`` or ``multicoil``: fixes the k-space layout and the target key.
 
     Returns:
-        ``(metadata, num_slices)``: the header fields of ``parse_header`` followed by the file's
-        attributes, and the number of slices.
+        ``(metadata, num_slices, layout)``: the header fields of ``parse_header`` followed by the
+        file's attributes, the number of slices, and the shapes of its arrays.
 
     Raises:
-        BadFileError: the file is not readable HDF5, or its k-space, header, target or mask is
-            missing or malformed.
+        BadFileError: the file is not readable HDF5, or its k-space, header, target, mask or
+            ``max`` attribute is missing or malformed.
     """
-    try:
-        with h5py.File(path, "r") as hf:
+    with open_volume(path) as hf:
+        try:
             shape = _check_kspace(hf, challenge)
-            _check_target(hf, challenge, shape[0])
+            target_shape = _check_target(hf, challenge, shape[0])
             _check_mask(hf, shape[-1])
+            _check_attributes(hf.attrs)
             header = _dataset(hf, HEADER_KEY)
             if header is None:
                 raise ValueError(f"no '{HEADER_KEY}' dataset")
             metadata = {**parse_header(header[()]), **hf.attrs}
-    except OSError as err:
-        raise BadFileError(path, f"not a readable HDF5 file ({err})") from err
-    except ValueError as err:
-        raise BadFileError(path, str(err)) from err
-    return metadata, shape[0]
+            layout = FileLayout(tuple(shape), target_shape, MASK_KEY in hf)
+        except ValueError as err:
+            raise BadFileError(path, str(err)) from err
+    return metadata, shape[0], layout

@@ -9,8 +9,6 @@ raises ``HeaderError`` naming the field instead of fastmri's bare ``Element not 
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from fastmri.data.mri_data import et_query
-
 from mri_recon.data.fastmri_format import ISMRMRD_NAMESPACE
 
 ENCODED_MATRIX = ("encoding", "encodedSpace", "matrixSize")
@@ -24,6 +22,8 @@ class HeaderError(ValueError):
 
 def _int_field(root: ET.Element, path: tuple[str, ...]) -> int:
     """The integer text of the element at ``path`` below ``root``."""
+    from fastmri.data.mri_data import et_query  # here: importing fastmri imports torch
+
     try:
         return int(et_query(root, list(path), namespace=ISMRMRD_NAMESPACE))
     except RuntimeError as err:
@@ -33,8 +33,10 @@ def _int_field(root: ET.Element, path: tuple[str, ...]) -> int:
 
 
 def _matrix_size(root: ET.Element, path: tuple[str, ...]) -> tuple[int, int, int]:
-    """The (x, y, z) matrix size stored under ``path``."""
+    """The (x, y, z) matrix size stored under ``path``; x and y must be positive."""
     x, y, z = (_int_field(root, (*path, axis)) for axis in "xyz")
+    if x < 1 or y < 1:
+        raise HeaderError(f"ismrmrd_header {'/'.join(path)} is {x} x {y}: sizes must be positive")
     return x, y, z
 
 
@@ -50,7 +52,8 @@ def parse_header(xml: bytes | str) -> dict[str, Any]:
         (x, y, z) tuples.
 
     Raises:
-        HeaderError: the XML is malformed or a field is missing or not an integer.
+        HeaderError: the XML is malformed, a field is missing or not an integer, or a matrix size
+            is not positive.
     """
     if not isinstance(xml, bytes | str):
         raise HeaderError(f"ismrmrd_header must be text, got {type(xml).__name__}")

@@ -15,13 +15,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from mri_recon.data.file_check import FileLayout
 from mri_recon.data.io import atomic_path
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = "mri-recon-slice-index-1"
+CACHE_FORMAT = "mri-recon-slice-index-2"
 
-VolumeInfo = tuple[dict[str, Any], int]
+VolumeInfo = tuple[dict[str, Any], int, FileLayout]  # metadata, slices, shapes
 
 
 def default_cache_dir() -> Path:
@@ -78,7 +79,7 @@ class IndexCache:
         return stored["entries"]
 
     def get(self, file: Path, challenge: str) -> VolumeInfo | None:
-        """The cached ``(metadata, num_slices)`` of ``file``, or ``None`` if absent or stale."""
+        """The cached ``(metadata, num_slices, layout)`` of ``file`` (``None``: absent, stale)."""
         entry = self.entries.get((str(file.resolve()), challenge))
         if entry is None or entry[0] != _signature(file):
             return None

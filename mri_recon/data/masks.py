@@ -6,7 +6,8 @@ centre fraction that already exceeds the acceleration's sampling budget, mismatc
 front with a clear ``ValueError`` instead of fastmri's ``high <= 0`` deep inside numpy.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -62,6 +63,44 @@ def check_mask_arguments(
                 f"{int(acceleration)}x allows only 1/{int(acceleration)} = {1 / acceleration:.3g}"
             )
     return fractions, [int(a) for a in accels]
+
+
+def check_mask_widths(
+    mask_type: str,
+    center_fractions: Sequence[float],
+    accelerations: Sequence[float],
+    widths: Mapping[int, str | Path],
+) -> None:
+    """Checks that every (centre fraction, acceleration) pair can make a mask for k-space of each
+    width, with fastmri's own arithmetic, before any slice is masked.
+
+    fastmri samples ``round(width * fraction)`` centre lines; when those lines times the
+    acceleration reach the width, no line is left for the acceleration to choose (fastmri then
+    divides by zero, or draws from an empty range, inside a DataLoader worker). ``magic_fraction``
+    also needs ``round(width / acceleration)`` to exceed its centre lines.
+
+    Args:
+        mask_type: one of ``MASK_TYPES``.
+        center_fractions: one per acceleration.
+        accelerations: undersampling factors.
+        widths: each k-space width (phase-encode columns) with a file that has it, for the message.
+
+    Raises:
+        ValueError: naming the argument, the file and its width.
+    """
+    for width, example in sorted(widths.items()):
+        for fraction, acceleration in zip(center_fractions, accelerations):
+            center = round(width * fraction)
+            target = round(width / acceleration)
+            if center * acceleration >= width or (
+                mask_type == "magic_fraction" and target <= max(min(center, target), 1)
+            ):
+                raise ValueError(
+                    f"center_fractions: {fraction} at {int(acceleration)}x leaves no lines to "
+                    f"undersample in k-space {width} columns wide ({example}): its {center} centre "
+                    f"lines times {int(acceleration)} reach the {width} columns; use a smaller "
+                    "centre fraction or acceleration"
+                )
 
 
 def create_mask(

@@ -3,8 +3,10 @@
 A drop-in replacement for ``fastmri.data.SliceDataset``: the same constructor arguments, the same
 ``raw_samples`` and the same per-slice tuple ``(kspace, mask, target, attrs, fname, slice_num)``.
 It differs where fastmri fails users: every file is checked when the index is built and a bad one
-raises ``BadFileError`` naming it (or is skipped with a warning), and the metadata cache lives in
-the user's cache folder, keyed on each file's size and modification time so it is never stale.
+raises ``BadFileError`` naming it (or is skipped with a warning), every slice is checked for NaN and
+infinite values when it is read (``NonFiniteError`` names file and slice), and the metadata cache
+lives in the user's cache folder, keyed on each file's size and modification time so it is never
+stale.
 """
 
 import logging
@@ -15,18 +17,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 import torch
 from fastmri.data.mri_data import FastMRIRawDataSample
 
 from mri_recon.data.fastmri_format import KSPACE_KEY, MASK_KEY, check_challenge, target_key
-from mri_recon.data.file_check import BadFileError, read_volume_info
+from mri_recon.data.file_check import BadFileError, FileLayout, open_volume, read_volume_info
+from mri_recon.data.finite import check_finite
+from mri_recon.data.folder import list_volume_files
 from mri_recon.data.index_cache import IndexCache, VolumeInfo, default_cache_file
+from mri_recon.data.skipped import SkipCounter
 
 logger = logging.getLogger(__name__)
-
-DATA_SUFFIX = ".h5"
 
 
 def check_sample_rates(
@@ -55,25 +57,6 @@ def check_sample_rates(
     return rates[0], rates[1]
 
 
-def list_volume_files(root: str | Path) -> list[Path]:
-    """The ``.h5`` files directly in ``root``, sorted; hidden files are left out.
-
-    Raises:
-        ValueError: ``root`` is missing, not a folder, or holds no ``.h5`` file.
-    """
-    folder = Path(root)
-    if not folder.is_dir():
-        raise ValueError(f"root: data folder {folder} does not exist or is not a folder")
-    files = sorted(
-        path
-        for path in folder.iterdir()
-        if path.suffix == DATA_SUFFIX and not path.name.startswith(".") and path.is_file()
-    )
-    if not files:
-        raise ValueError(f"root: data folder {folder} holds no {DATA_SUFFIX} files")
-    return files
-
-
 class SliceDataset(torch.utils.data.Dataset):
     """MR image slices of all fastMRI volumes in one folder.
 
@@ -89,10 +72,14 @@ class SliceDataset(torch.utils.data.Dataset):
         dataset_cache_file: the cache file; by default one per folder under ``default_cache_dir()``.
         num_cols: keep only volumes whose encoded width is one of these.
         raw_sample_filter: keep only raw samples for which this returns true.
-        skip_bad_files: warn about and leave out bad files instead of raising ``BadFileError``.
+        skip_bad_files: warn about and leave out bad files instead of raising ``BadFileError``;
+            a slice found bad when read (NaN or inf, unreadable) is then returned as ``None``.
 
     Attributes:
         raw_samples: one ``FastMRIRawDataSample(fname, slice_ind, metadata)`` per slice.
+        layouts: the array shapes of each indexed file (``FileLayout``).
+        skipped_files: ``"<file>: <problem>"`` for each bad file left out.
+        skipped_slices: counts the slices skipped when read, in every DataLoader worker.
 
     Examples:
         A one-volume single-coil dataset simulated into a temporary folder:
@@ -132,12 +119,16 @@ class SliceDataset(torch.utils.data.Dataset):
         self.recons_key = target_key(challenge)
         self.transform = transform
         self.skip_bad_files = skip_bad_files
+        self.layouts: dict[Path, FileLayout] = {}
+        self.skipped_files: list[str] = []
+        self.skipped_slices = SkipCounter()
         cache = None
         if use_dataset_cache:
             cache = IndexCache(dataset_cache_file or default_cache_file(root))
         keep = raw_sample_filter or (lambda raw_sample: True)
         self.raw_samples: list[FastMRIRawDataSample] = []
-        for fname, (metadata, num_slices) in self._index(list_volume_files(root), cache):
+        for fname, (metadata, num_slices, layout) in self._index(list_volume_files(root), cache):
+            self.layouts[fname] = layout
             for slice_ind in range(num_slices):
                 raw_sample = FastMRIRawDataSample(fname, slice_ind, metadata)
                 if keep(raw_sample):
@@ -156,7 +147,8 @@ class SliceDataset(torch.utils.data.Dataset):
             ]
 
     def _index(self, files: list[Path], cache: IndexCache | None) -> list[tuple[Path, VolumeInfo]]:
-        """Validated ``(file, (metadata, num_slices))`` of each usable file, via the cache."""
+        """Validated ``(file, (metadata, num_slices, layout))`` of each usable file, via the
+        cache."""
         index, num_read = [], 0
         for fname in files:
             info = cache.get(fname, self.challenge) if cache is not None else None
@@ -167,6 +159,7 @@ class SliceDataset(torch.utils.data.Dataset):
                     if not self.skip_bad_files:
                         raise
                     warnings.warn(f"skipping bad file {err}", stacklevel=3)
+                    self.skipped_files.append(str(err))
                     continue
                 num_read += 1
                 if cache is not None:
@@ -181,19 +174,48 @@ class SliceDataset(torch.utils.data.Dataset):
         logger.info("Indexed %d files (%d read, %d cached)", len(index), num_read, num_cached)
         return index
 
+    def unmasked_widths(self) -> dict[int, Path]:
+        """The k-space widths (phase-encode columns) of the indexed files that a mask function
+        will undersample (those without a stored mask), each with the first file that has it."""
+        widths: dict[int, Path] = {}
+        for fname, layout in self.layouts.items():
+            if not layout.has_mask:
+                widths.setdefault(layout.kspace_shape[-1], fname)
+        return widths
+
     def __len__(self) -> int:
         return len(self.raw_samples)
 
     def __getitem__(self, i: int) -> Any:
+        """Slice ``i`` (transformed); ``None`` for a bad slice when skipping bad files."""
+        try:
+            return self.load(i)
+        except BadFileError as err:
+            if not self.skip_bad_files:
+                raise
+            warnings.warn(f"skipping bad slice {err}", stacklevel=2)
+            self.skipped_slices.add()
+            return None
+
+    def load(self, i: int) -> Any:
+        """Slice ``i`` read, checked finite and transformed.
+
+        Raises:
+            BadFileError: the slice cannot be read; ``NonFiniteError`` (a ``BadFileError``) when
+                its k-space, mask or target holds NaN or infinite values.
+        """
         fname, dataslice, metadata = self.raw_samples[i]
         try:
-            with h5py.File(fname, "r") as hf:
+            with open_volume(fname) as hf:
                 kspace = hf[KSPACE_KEY][dataslice]
                 mask = np.asarray(hf[MASK_KEY]) if MASK_KEY in hf else None
                 target = hf[self.recons_key][dataslice] if self.recons_key in hf else None
                 attrs = dict(hf.attrs)
-        except (OSError, KeyError, IndexError) as err:
-            raise BadFileError(fname, f"cannot read slice {dataslice} ({err})") from err
+        except (BadFileError, IndexError) as err:
+            problem = err.problem if isinstance(err, BadFileError) else err
+            raise BadFileError(fname, f"cannot read slice {dataslice} ({problem})") from err
+        arrays = {KSPACE_KEY: kspace, MASK_KEY: mask, self.recons_key: target}
+        check_finite(fname, dataslice, **arrays)
         attrs.update(metadata)
         if self.transform is None:
             return kspace, mask, target, attrs, fname.name, dataslice

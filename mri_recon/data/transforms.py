@@ -60,6 +60,15 @@ class UnetSample(NamedTuple):
         return image * self.std[:, None, None] + self.mean[:, None, None]
 
 
+def output_size(
+    num_cols: int, target_shape: tuple[int, ...] | None, recon_size: tuple[int, ...]
+) -> tuple[int, int]:
+    """The (height, width) of a slice's sample: the target's size (the header's ``recon_size``
+    without a target), narrowed to a square of the k-space width when that is narrower."""
+    size = tuple(target_shape[-2:]) if target_shape is not None else tuple(recon_size[:2])
+    return (num_cols, num_cols) if num_cols < size[1] else (size[0], size[1])
+
+
 def mask_seed(fname: str) -> tuple[int, ...]:
     """The per-volume mask seed fastmri uses: the file name's character codes."""
     return tuple(map(ord, fname))
@@ -136,12 +145,8 @@ class UnetDataTransform:
     def crop_size(width: int, target: np.ndarray | None, attrs: dict[str, Any]) -> tuple:
         """The target's size (or ``recon_size``), narrowed to the k-space width when wider."""
         if target is not None:
-            size = (target.shape[-2], target.shape[-1])
-        else:
-            size = (attrs["recon_size"][0], attrs["recon_size"][1])
-        if width < size[1]:
-            size = (width, width)
-        return size
+            return output_size(width, target.shape, ())
+        return output_size(width, None, attrs["recon_size"])
 
     def image(self, kspace: np.ndarray, mask: np.ndarray | None, size: tuple, **context) -> Tensor:
         """The zero-filled magnitude image (RSS for multicoil) cropped to ``size``.

@@ -4,6 +4,11 @@ Per-volume metrics (SSIM over a volume, NMSE per volume) need all slices of a vo
 ``torch.utils.data.DistributedSampler`` splits slices across processes and pads with duplicates so
 that every process gets as many; here whole volumes go to processes, balanced by slice count, and
 each slice is seen exactly once overall, so processes may get slightly different lengths.
+
+With fewer volumes than processes, some processes get none. Lightning would refuse such a loader
+("within local rank has zero length"), or, allowed, skip the whole validation loop there, so that
+its end-of-epoch collectives never meet the other processes'. Such a process reports a length of
+one and yields nothing: its loop runs, contributes no slice, and exchanges scores with the others.
 """
 
 from collections.abc import Iterator
@@ -75,4 +80,4 @@ class VolumeSampler(DistributedSampler):
             yield from self.volumes[volume]
 
     def __len__(self) -> int:
-        return self.num_samples
+        return max(self.num_samples, 1)  # see the module's docstring: an empty process runs too

@@ -3,20 +3,22 @@ of ``evaluate --checkpoint`` and the demo.
 
 Each volume is scored with fastMRI's definitions (data range = the target volume's maximum, SSIM
 per slice then averaged) for the zero-filled input and for the network's reconstruction, and
-optionally drawn: its middle slice as zero-filled | network | target | error.
+optionally drawn: its middle slice as zero-filled | network | target | error. A volume that failed
+(a bad slice, a non-finite output or target) is a failure of the report, in no mean.
 """
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from mri_recon.data.fastmri_format import MASK_KEY, target_key
+from mri_recon.data.file_check import BadFileError, open_volume
+from mri_recon.data.finite import check_finite
 from mri_recon.evaluation import acquisition_of
 from mri_recon.figures import ComparisonRow, save_comparison_png
-from mri_recon.inference.volumes import VolumeResult
+from mri_recon.inference.volumes import VolumeFailure, VolumeResult
 from mri_recon.metrics import volume_metrics
 from mri_recon.report import Report, VolumeScores
 
@@ -34,14 +36,23 @@ class Truth:
 
 def has_target(path: Path, challenge: str) -> bool:
     """Whether ``path`` is a fully sampled file with a target (not a test file)."""
-    with h5py.File(path, "r") as hf:
+    with open_volume(path) as hf:
         return target_key(challenge) in hf and MASK_KEY not in hf
 
 
 def read_target(path: Path, challenge: str) -> tuple[np.ndarray, str]:
-    """A file's target volume and its acquisition."""
-    with h5py.File(path, "r") as hf:
-        return hf[target_key(challenge)][()], acquisition_of(hf.attrs)
+    """A file's target volume and its acquisition.
+
+    Raises:
+        BadFileError: unreadable, no target, or NaN or infinite values in it.
+    """
+    key = target_key(challenge)
+    with open_volume(path) as hf:
+        if key not in hf:
+            raise BadFileError(path, f"no '{key}' dataset")
+        target, acquisition = hf[key][()], acquisition_of(hf.attrs)
+    check_finite(path, None, **{key: target})
+    return target, acquisition
 
 
 def comparison_report(model: str, **info: str) -> Report:
@@ -68,7 +79,7 @@ def save_volume_figure(
 
 
 def compare_with_zero_filled(
-    volumes: Iterable[VolumeResult],
+    volumes: Iterable[VolumeResult | VolumeFailure],
     truth: Callable[[str], Truth],
     report: Report,
     figures: Path | None = None,
@@ -78,8 +89,10 @@ def compare_with_zero_filled(
 
     Args:
         volumes: from the volume loop; each volume's targets are read only when it comes.
-        truth: the target, acquisition and acceleration of a volume, by file name.
-        report: from ``comparison_report``; one row is added per volume.
+        truth: the target, acquisition and acceleration of a volume, by file name; raises
+            ``BadFileError`` for a bad target.
+        report: from ``comparison_report``; one row is added per volume, one failure per
+            volume that failed or whose target is bad.
         figures: folder for ``<name>_<acceleration>x.png`` per volume; ``None``: no figures.
         each: called with every volume after it is scored (the demo saves it).
 
@@ -88,7 +101,14 @@ def compare_with_zero_filled(
     """
     zero_filled, model = report.methods
     for volume in volumes:
-        known = truth(volume.fname)
+        if isinstance(volume, VolumeFailure):
+            report.failures.append(str(volume))
+            continue
+        try:
+            known = truth(volume.fname)
+        except BadFileError as error:
+            report.failures.append(f"{volume.fname}: target {error}")
+            continue
         scores = VolumeScores(
             fname=volume.fname,
             acquisition=known.acquisition,

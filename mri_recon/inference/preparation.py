@@ -13,12 +13,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import torch
 
 from mri_recon.data.fastmri_format import KSPACE_KEY, check_challenge
-from mri_recon.data.slice_dataset import SliceDataset, list_volume_files
-from mri_recon.inference.volumes import VolumeResult, reconstruct_volumes, volume_dataset
+from mri_recon.data.file_check import BadFileError, open_volume
+from mri_recon.data.folder import list_volume_files
+from mri_recon.data.slice_dataset import SliceDataset
+from mri_recon.inference.volumes import (
+    VolumeFailure,
+    VolumeResult,
+    reconstruct_volumes,
+    volume_dataset,
+)
 from mri_recon.options import MaskOptions, MaskSettings, RunOptions
 from mri_recon.precision import resolve_precision
 from mri_recon.training.checkpoint import ReconCheckpoint, load_checkpoint
@@ -32,12 +38,24 @@ def data_files(data_path: Path) -> list[Path]:
         raise ValueError(f"data-path: {str(error).removeprefix('root: ')}") from None
 
 
-def data_challenge(files: list[Path]) -> str:
-    """The challenge of a data folder, from its first file's k-space rank (4-D = multicoil)."""
-    with h5py.File(files[0], "r") as hf:
-        if KSPACE_KEY not in hf:
-            raise ValueError(f"{files[0]}: no {KSPACE_KEY!r} dataset")
-        return "multicoil" if hf[KSPACE_KEY].ndim == 4 else "singlecoil"
+def data_challenge(files: list[Path], skip_bad_files: bool = False) -> str:
+    """The challenge of a data folder, from its first file's k-space rank (4-D = multicoil);
+    with ``skip_bad_files``, from its first file that has a k-space.
+
+    Raises:
+        BadFileError: the file is unreadable or has no k-space (every file, when skipping).
+    """
+    for file in files:
+        try:
+            with open_volume(file) as hf:
+                if KSPACE_KEY not in hf:
+                    raise BadFileError(file, f"no {KSPACE_KEY!r} dataset")
+                return "multicoil" if hf[KSPACE_KEY].ndim == 4 else "singlecoil"
+        except BadFileError as error:
+            if not skip_bad_files:
+                raise
+            last_error = error
+    raise last_error
 
 
 def select_device(accelerator: str) -> torch.device:
@@ -60,7 +78,7 @@ class PreparedRun:
         device: where the network runs.
         precision: the network's precision on ``device``, ``bf16`` or ``32`` (resolved).
         checkpoint: the trained network and its settings; ``None`` for the zero-filled baseline.
-        options: batch size, device choice and workers.
+        options: batch size, device choice, workers and whether to skip bad files.
     """
 
     data_path: Path
@@ -78,11 +96,14 @@ class PreparedRun:
         """The slices of the files ``names`` (all by default), undersampled with ``mask``
         (default: the run's) where a file has no stored mask."""
         mask = mask if mask is not None else self.mask
-        return volume_dataset(self.data_path, self.challenge, mask, files=names)
+        skip = self.options.skip_bad_files
+        return volume_dataset(self.data_path, self.challenge, mask, names, skip_bad_files=skip)
 
-    def volumes(self, dataset: SliceDataset, progress: bool = True) -> Iterator[VolumeResult]:
+    def volumes(
+        self, dataset: SliceDataset, progress: bool = True
+    ) -> Iterator[VolumeResult | VolumeFailure]:
         """Each volume of ``dataset`` through the checkpoint's network (``reconstruct_volumes``;
-        without a checkpoint the reconstruction is the zero-filled image)."""
+        without a checkpoint the reconstruction is the zero-filled image), or its failure."""
         net = self.checkpoint.net if self.checkpoint is not None else None
         batch_size, workers = self.options.batch_size, self.options.num_workers
         return reconstruct_volumes(
@@ -115,7 +136,7 @@ def prepare_run(
     loaded = load_checkpoint(checkpoint) if checkpoint is not None else None
     recorded = loaded.data if loaded is not None else None
     trained_on = recorded["challenge"] if recorded else None
-    in_data = data_challenge(files)
+    in_data = data_challenge(files, options.skip_bad_files)
     challenge = check_challenge(challenge) if challenge else trained_on or in_data
     if trained_on and challenge != trained_on:
         raise ValueError(f"checkpoint {checkpoint}: trained on {trained_on} data, not {challenge}")

@@ -7,19 +7,25 @@ seeded per file; test files keep their stored mask), the network's output is un-
 baseline comes along for free: it is the un-normalised, unclipped network input. The network
 runs in the run's precision (``mri_recon.precision``), on torch's kernels whichever layers it
 was trained with (``inference_net``); its output is float32 either way.
+
+A volume with a bad slice (unreadable, or NaN or infinite values in its k-space, mask or target,
+or in the network's output) fails alone: it comes out as a ``VolumeFailure`` naming the slice, and
+the loop goes on with the next volume.
 """
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, default_collate
 from tqdm import tqdm
 
-from mri_recon.data.masks import create_mask
+from mri_recon.data.file_check import BadFileError
+from mri_recon.data.masks import check_mask_widths, create_mask
 from mri_recon.data.slice_dataset import SliceDataset
 from mri_recon.data.transforms import CLAMP, UnetDataTransform
 from mri_recon.data.volume_sampler import volume_indices
@@ -42,14 +48,29 @@ def volume_dataset(
     challenge: str,
     mask: MaskSettings | None,
     files: Iterable[str] | None = None,
+    skip_bad_files: bool = False,
 ) -> SliceDataset:
     """The slices of ``data_path`` (only ``files``, by name, when given), pre-processed for
-    inference (``inference_transform``)."""
+    inference (``inference_transform``), with the mask settings checked against each k-space
+    width before any work.
+
+    Args:
+        data_path: folder of ``.h5`` volumes.
+        challenge: ``singlecoil`` or ``multicoil``.
+        mask: how files without a stored mask are undersampled; ``None``: as stored.
+        files: the names of the files to keep; all by default.
+        skip_bad_files: leave out (with a warning, listed in ``skipped_files``) the files that
+            fail the file check instead of raising ``BadFileError``.
+    """
     transform = inference_transform(challenge, mask)
-    dataset = SliceDataset(data_path, challenge, transform=transform, use_dataset_cache=False)
+    dataset = SliceDataset(data_path, challenge, transform=transform, skip_bad_files=skip_bad_files)
     if files is not None:
         names = set(files)
         dataset.raw_samples = [s for s in dataset.raw_samples if s.fname.name in names]
+        dataset.layouts = {f: layout for f, layout in dataset.layouts.items() if f.name in names}
+    if mask is not None:
+        widths = dataset.unmasked_widths()
+        check_mask_widths(mask.mask_type, mask.center_fractions, mask.accelerations, widths)
     return dataset
 
 
@@ -62,18 +83,62 @@ class VolumeResult:
     zero_filled: np.ndarray
 
 
+@dataclass
+class VolumeFailure:
+    """A volume that could not be reconstructed: its file name and the problem (naming the
+    slice)."""
+
+    fname: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.fname}: {self.problem}"
+
+
+@dataclass
+class _BadSlice:
+    """A slice that could not be read (in place of its sample in a batch)."""
+
+    fname: str
+    problem: str
+
+
+@dataclass
+class _FailedBatch:
+    """A batch with a bad slice: its volume, the first problem, and how many slices it held."""
+
+    fname: str
+    problem: str
+    size: int
+
+
+class _SlicesOrFailures(Dataset):
+    """A ``SliceDataset`` whose bad slices come out as ``_BadSlice`` instead of raising, so that
+    one bad volume does not end the loop (or kill a DataLoader worker's batch)."""
+
+    def __init__(self, dataset: SliceDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Any:
+        try:
+            return self.dataset.load(index)
+        except BadFileError as error:
+            return _BadSlice(self.dataset.raw_samples[index].fname.name, error.problem)
+
+
+def _collate(items: list[Any]) -> Any:
+    """A batch, or a ``_FailedBatch`` when it has a bad slice (a batch is one volume's)."""
+    bad = [item for item in items if isinstance(item, _BadSlice)]
+    if bad:
+        return _FailedBatch(bad[0].fname, bad[0].problem, len(items))
+    return default_collate(items)
+
+
 def _stack(slices: dict[int, np.ndarray]) -> np.ndarray:
     return np.stack([slices[i] for i in sorted(slices)]).astype(np.float32)
-
-
-def volume_batches(volumes: dict[str, list[int]], batch_size: int) -> list[list[int]]:
-    """The indices of each volume (``volume_indices``) in batches of at most ``batch_size``, so
-    that volumes of different sizes, or with and without a target, never share a batch."""
-    return [
-        indices[start : start + batch_size]
-        for indices in volumes.values()
-        for start in range(0, len(indices), batch_size)
-    ]
 
 
 def inference_net(net: nn.Module, device: torch.device) -> nn.Module:
@@ -101,6 +166,16 @@ def run_network(net: nn.Module, image: Tensor, device: torch.device, precision: 
     return output.squeeze(1).float().cpu()
 
 
+def volume_batches(volumes: dict[str, list[int]], batch_size: int) -> list[list[int]]:
+    """The indices of each volume (``volume_indices``) in batches of at most ``batch_size``, so
+    that volumes of different sizes, or with and without a target, never share a batch."""
+    return [
+        indices[start : start + batch_size]
+        for indices in volumes.values()
+        for start in range(0, len(indices), batch_size)
+    ]
+
+
 def reconstruct_volumes(
     net: nn.Module | None,
     dataset: SliceDataset,
@@ -109,11 +184,11 @@ def reconstruct_volumes(
     num_workers: int = 0,
     progress: bool = True,
     precision: str = "32",
-) -> Iterator[VolumeResult]:
+) -> Iterator[VolumeResult | VolumeFailure]:
     """Yields each volume of ``dataset`` as soon as its last slice is done.
 
     Args:
-        net: the trained network (``inference_net`` readies it); ``None`` gives zero-filled only
+        net: the trained network (eval mode is set here); ``None`` gives zero-filled only
             (``reconstruction`` is then the zero-filled image too).
         dataset: from ``volume_dataset``; slices of a volume are consecutive.
         device: where the network runs.
@@ -122,30 +197,66 @@ def reconstruct_volumes(
         progress: show a progress bar over slices.
         precision: the network's precision, ``bf16`` or ``32`` (resolved, see
             ``mri_recon.precision``).
+
+    Yields:
+        A ``VolumeResult`` per volume, or a ``VolumeFailure`` for a volume with a bad slice
+        (unreadable, or NaN or infinite values in its input or in the network's output).
     """
     if net is not None:
         net = inference_net(net, device)
     indices = volume_indices(dataset)
     loader = DataLoader(
-        dataset, batch_sampler=volume_batches(indices, batch_size), num_workers=num_workers
+        _SlicesOrFailures(dataset),
+        batch_sampler=volume_batches(indices, batch_size),
+        num_workers=num_workers,
+        collate_fn=_collate,
     )
-    counts = {Path(path).name: len(slices) for path, slices in indices.items()}
+    remaining = {Path(path).name: len(slices) for path, slices in indices.items()}
     volumes: dict[str, tuple[dict[int, np.ndarray], dict[int, np.ndarray]]] = {}
+    failed: dict[str, str] = {}
     with tqdm(total=len(dataset), unit="slice", disable=not progress) as bar:
         for batch in loader:
-            zero_filled = batch.unnormalize(batch.image)
-            output = zero_filled
-            if net is not None:
-                try:
-                    output = batch.unnormalize(run_network(net, batch.image, device, precision))
-                except ValueError as error:  # e.g. an image too small for the network's pooling
-                    raise ValueError(f"{batch.fname[0]}: {error}") from None
-            for i, fname in enumerate(batch.fname):
-                recon, zf = volumes.setdefault(fname, ({}, {}))
-                recon[int(batch.slice_num[i])] = output[i].numpy()
-                zf[int(batch.slice_num[i])] = zero_filled[i].numpy()
-                if len(recon) == counts[fname]:
-                    bar.set_postfix_str(fname)
-                    del volumes[fname]
-                    yield VolumeResult(fname, _stack(recon), _stack(zf))
-            bar.update(len(batch.fname))
+            if isinstance(batch, _FailedBatch):  # the volume fails
+                fname, count = batch.fname, batch.size
+                failed.setdefault(fname, batch.problem)
+            else:
+                fname, count = batch.fname[0], len(batch.fname)
+                if fname not in failed:
+                    volume = volumes.setdefault(fname, ({}, {}))
+                    _collect(net, batch, device, precision, volume, failed)
+            remaining[fname] -= count
+            bar.update(count)
+            if remaining[fname] == 0:
+                bar.set_postfix_str(fname)
+                recon, zero_filled = volumes.pop(fname, ({}, {}))
+                if fname in failed:
+                    yield VolumeFailure(fname, failed[fname])
+                else:
+                    yield VolumeResult(fname, _stack(recon), _stack(zero_filled))
+
+
+def _collect(
+    net: nn.Module | None,
+    batch: Any,
+    device: torch.device,
+    precision: str,
+    volume: tuple[dict[int, np.ndarray], dict[int, np.ndarray]],
+    failed: dict[str, str],
+) -> None:
+    """Adds a batch's reconstructions and zero-filled images to its volume's slices, or marks
+    the volume failed when the network's output is not finite."""
+    zero_filled = batch.unnormalize(batch.image)
+    output = zero_filled
+    if net is not None:
+        try:
+            output = batch.unnormalize(run_network(net, batch.image, device, precision))
+        except ValueError as error:  # e.g. an image too small for the network's pooling
+            raise ValueError(f"{batch.fname[0]}: {error}") from None
+    finite = torch.isfinite(output).flatten(1).all(dim=1)
+    for i, slice_num in enumerate(batch.slice_num.tolist()):
+        if not finite[i]:
+            what = "reconstruction" if net is not None else "zero-filled image"
+            failed[batch.fname[i]] = f"slice {slice_num}: the {what} holds NaN or infinite values"
+            return
+        volume[0][slice_num] = output[i].numpy()
+        volume[1][slice_num] = zero_filled[i].numpy()

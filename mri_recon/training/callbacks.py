@@ -1,6 +1,11 @@
-"""Side concerns of training as Lightning callbacks: validation images for the loggers."""
+"""Side concerns of training as Lightning callbacks: validation images for the loggers, the
+summary of data skipped as bad, and no empty log folder left by a failed run."""
 
+import shutil
+import sys
+import time
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -73,3 +78,66 @@ class ValidationImages(pl.Callback):
                 outputs["target"][0],
                 trainer.global_step,
             )
+
+
+class SkippedDataSummary(pl.Callback):
+    """Reports, when a run ends, the data left out with ``--data.skip_bad_files``: each bad file
+    by name (with its problem) and the number of bad slices skipped, counted in every DataLoader
+    worker and summed over DDP processes."""
+
+    def __init__(self) -> None:
+        self.slices = 0
+
+    @staticmethod
+    def _datasets(trainer: pl.Trainer) -> list[Any]:
+        return list(getattr(trainer.datamodule, "datasets", {}).values())
+
+    def _count(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Sums the skipped slices of every process (every process must call it)."""
+        local = sum(dataset.skipped_slices.total() for dataset in self._datasets(trainer))
+        total = trainer.strategy.reduce(
+            torch.tensor(float(local), device=pl_module.device), reduce_op="sum"
+        )
+        self.slices = int(total)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._count(trainer, pl_module)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._count(trainer, pl_module)
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._count(trainer, pl_module)
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        files = sorted({f for dataset in self._datasets(trainer) for f in dataset.skipped_files})
+        if trainer.is_global_zero and (files or self.slices):
+            command = getattr(stage, "value", stage)  # Lightning passes its TrainerFn
+            lines = [
+                f"mri-recon {command}: skipped {len(files)} bad file(s) and {self.slices} bad "
+                "slice(s) (--data.skip_bad_files; the warnings above name each slice)",
+                *(f"  {problem}" for problem in files),
+            ]
+            print("\n".join(lines), file=sys.stderr)
+
+
+class RemoveEmptyLogs(pl.Callback):
+    """Removes the log folders (``lightning_logs/version_N``) of a run that fails before it has
+    logged anything: before its first training step, or any validate or test run. A folder that
+    holds files from before this run is kept."""
+
+    def __init__(self) -> None:
+        self.started = time.time()
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        if not trainer.is_global_zero or (trainer.state.fn == "fit" and trainer.global_step > 0):
+            return
+        for logger in trainer.loggers:
+            folder = Path(logger.log_dir) if getattr(logger, "log_dir", None) else None
+            if folder is None or not folder.is_dir():
+                continue
+            if all(f.stat().st_mtime >= self.started - 1 for f in folder.rglob("*")):
+                logger.finalize("failed")  # close its files before they go
+                shutil.rmtree(folder, ignore_errors=True)

@@ -9,10 +9,13 @@ Lightning's checkpoint holds the weights and the training state. ``ReconModule``
               "center_fractions": [0.08], "accelerations": [4]}}    # or None without a datamodule
 
 ``load_checkpoint`` reads it with ``torch.load(weights_only=True)`` (no pickled code runs) and
-rebuilds the network in eval mode.
+rebuilds the network in eval mode. ``read_checkpoint_file`` is the one reader of every path that
+takes a checkpoint (``--ckpt_path``, ``--model.pretrained``, ``--checkpoint``): one-line errors
+naming the file, and never the advice to turn ``weights_only`` off.
 """
 
 import pickle
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,7 @@ FORMAT = 1
 DATA_KEYS = ("challenge", "mask_type", "center_fractions", "accelerations")
 NET_PREFIX = "net."
 NET_NAMES = {"Unet": "U-Net"}  # how reports and figures name each network class
+TRAINING_STATE_KEYS = ("loops", "optimizer_states")  # what resuming needs beyond the weights
 
 
 def checkpoint_section(net: nn.Module, data_hparams: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -75,6 +79,64 @@ class ReconCheckpoint:
         return NET_NAMES.get(name, name)
 
 
+def read_checkpoint_file(path: str | Path, label: str = "checkpoint") -> Any:
+    """The contents of a PyTorch checkpoint file, loaded with ``weights_only=True``.
+
+    Args:
+        path: the file.
+        label: how messages name it (the command-line argument: ``checkpoint``, ``ckpt_path``,
+            ``pretrained``).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: one line naming the file: not a PyTorch file, damaged, or holding objects
+            other than tensors and plain data (which would run code when loaded).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{label} {path}: no such file")
+    with open(path, "rb") as f:
+        header = f.read(4)
+    if header != ZIP_MAGIC and header[:1] != PICKLE_MAGIC:
+        raise ValueError(f"{label} {path}: not a PyTorch checkpoint file")
+    try:
+        with warnings.catch_warnings():  # torch's note on the pickle protocol of foreign files
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # weights_only refused an object that is not plain data
+        raise ValueError(
+            f"{label} {path}: holds objects other than tensors and plain data, so it is not a "
+            "checkpoint of this project or of fastMRI (those load without running any code)"
+        ) from None
+    except Exception as error:  # torch raises several types for damaged files
+        text = str(error).strip()
+        reason = text.splitlines()[0] if text else type(error).__name__
+        raise ValueError(f"{label} {path}: damaged or unreadable ({reason})") from None
+
+
+def recon_section(checkpoint: Any, path: str | Path, label: str = "checkpoint") -> dict[str, Any]:
+    """The ``mri_recon`` section of a loaded checkpoint, checked.
+
+    Raises:
+        ValueError: not a checkpoint of ``ReconModule``, or of an unsupported format.
+    """
+    section = checkpoint.get(SECTION) if isinstance(checkpoint, dict) else None
+    if not isinstance(section, dict) or "state_dict" not in checkpoint:
+        raise ValueError(f"{label} {path}: not an mri-recon checkpoint (no '{SECTION}' section)")
+    if section.get("format") != FORMAT:
+        raise ValueError(f"{label} {path}: unsupported format {section.get('format')!r}")
+    return section
+
+
+def net_weights(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """The network's tensors of a ``ReconModule`` checkpoint, under the network's own keys."""
+    return {
+        key[len(NET_PREFIX) :]: value
+        for key, value in checkpoint["state_dict"].items()
+        if key.startswith(NET_PREFIX)
+    }
+
+
 def load_checkpoint(path: str | Path) -> ReconCheckpoint:
     """Loads an ``mri-recon fit`` checkpoint without running pickled code.
 
@@ -83,36 +145,14 @@ def load_checkpoint(path: str | Path) -> ReconCheckpoint:
         ValueError: ``path`` is not a PyTorch checkpoint, or not one written by ``ReconModule``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path}: no such file")
-    with open(path, "rb") as f:
-        header = f.read(4)
-    if header != ZIP_MAGIC and header[:1] != PICKLE_MAGIC:
-        raise ValueError(f"checkpoint {path}: not a PyTorch checkpoint file")
+    checkpoint = read_checkpoint_file(path)
+    section = recon_section(checkpoint, path)
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # weights_only refused an object that is not plain data
-        raise ValueError(
-            f"checkpoint {path}: holds objects other than tensors and plain data, so it is not "
-            "an mri-recon checkpoint (these load without running code)"
-        ) from None
-    except Exception as error:  # torch raises several types for damaged files
-        text = str(error).strip()
-        reason = text.splitlines()[0] if text else type(error).__name__
-        raise ValueError(f"checkpoint {path}: damaged or unreadable ({reason})") from None
-    section = checkpoint.get(SECTION) if isinstance(checkpoint, dict) else None
-    if not isinstance(section, dict) or "state_dict" not in checkpoint:
-        raise ValueError(f"checkpoint {path}: not an mri-recon checkpoint (no '{SECTION}' section)")
-    if section.get("format") != FORMAT:
-        raise ValueError(f"checkpoint {path}: unsupported format {section.get('format')!r}")
-    net = Unet(**section["net"])
-    weights = {
-        key[len(NET_PREFIX) :]: value
-        for key, value in checkpoint["state_dict"].items()
-        if key.startswith(NET_PREFIX)
-    }
+        net = Unet(**section["net"])
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"checkpoint {path}: invalid network settings ({error})") from None
     try:
-        net.load_state_dict(weights)
+        net.load_state_dict(net_weights(checkpoint))
     except RuntimeError as error:
         raise ValueError(f"checkpoint {path}: weights do not fit the network ({error})") from None
     return ReconCheckpoint(
@@ -122,3 +162,25 @@ def load_checkpoint(path: str | Path) -> ReconCheckpoint:
         epoch=int(checkpoint.get("epoch", 0)),
         global_step=int(checkpoint.get("global_step", 0)),
     )
+
+
+def check_lightning_checkpoint(path: str | Path, resume: bool) -> dict[str, Any]:
+    """Checks a ``--ckpt_path`` file before Lightning loads it; returns its ``mri_recon`` section.
+
+    Args:
+        path: the checkpoint.
+        resume: it must hold the training state (``fit``), not only weights.
+
+    Raises:
+        FileNotFoundError, ValueError: one line naming the file and what is wrong with it.
+    """
+    checkpoint = read_checkpoint_file(path, "ckpt_path")
+    section = recon_section(checkpoint, path, "ckpt_path")
+    if "pytorch-lightning_version" not in checkpoint:
+        raise ValueError(f"ckpt_path {path}: not written by Lightning (no version recorded)")
+    if resume and not all(key in checkpoint for key in TRAINING_STATE_KEYS):
+        raise ValueError(
+            f"ckpt_path {path}: holds the weights only, not a training state to resume; to start "
+            f"a new run from its weights use --model.pretrained {path}"
+        )
+    return section

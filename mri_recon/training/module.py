@@ -2,8 +2,10 @@
 
 One ``_common_step`` serves training, validation and test. Validation and test un-normalise the
 network's output (``* std + mean``), collect slices per volume and report fastMRI's per-volume
-NMSE / PSNR / SSIM averaged over volumes (``VolumeMetrics``). Checkpoints carry an ``mri_recon``
-section (network and data settings) so that a checkpoint alone is enough to reconstruct.
+NMSE / PSNR / SSIM averaged over volumes (``VolumeMetrics``). Epoch losses are means over every
+slice of every process (``LossMean``). Checkpoints carry an ``mri_recon`` section (network and
+data settings) so that a checkpoint alone is enough to reconstruct, and are never written with
+non-finite weights.
 """
 
 from typing import Any
@@ -19,7 +21,14 @@ from torch import Tensor, nn
 from mri_recon.data.transforms import UnetSample
 from mri_recon.models import Unet, load_fastmri_state_dict
 from mri_recon.optim import Adam
-from mri_recon.training.checkpoint import checkpoint_section
+from mri_recon.training.checkpoint import (
+    NET_PREFIX,
+    SECTION,
+    checkpoint_section,
+    net_weights,
+    read_checkpoint_file,
+)
+from mri_recon.training.loss_mean import LossMean
 from mri_recon.training.volume_metrics import VolumeMetrics
 
 LOSSES = ("l1", "ssim")
@@ -37,9 +46,10 @@ class ReconModule(pl.LightningModule):
             ``torch.optim`` class (default: this project's ``Adam``, lr 1e-3).
         lr_scheduler: builds a learning-rate scheduler from the optimizer (stepped per epoch),
             e.g. ``StepLR`` or ``CosineAnnealingLR``; ``None`` keeps the rate constant.
-        pretrained: a ``fastmri.models.Unet`` state dict file (fastMRI's published U-Net weights
-            or a fastMRI Lightning checkpoint) loaded into ``net`` before training; see
-            ``mri_recon.models.fastmri_weights`` for the mapping.
+        pretrained: weights loaded into ``net`` before training: a ``fastmri.models.Unet``
+            state dict file (fastMRI's published U-Net weights or a fastMRI Lightning checkpoint;
+            see ``mri_recon.models.fastmri_weights`` for the mapping) or a checkpoint of this
+            project with the same network. Loaded with ``weights_only=True``.
     """
 
     def __init__(
@@ -56,12 +66,27 @@ class ReconModule(pl.LightningModule):
         self.save_hyperparameters(ignore=["net", "optimizer", "lr_scheduler"])
         self.net = net if net is not None else Unet(in_chans=1, out_chans=1)
         if pretrained is not None:
-            state = torch.load(pretrained, map_location="cpu", weights_only=True)
-            load_fastmri_state_dict(self.net, state)
+            self._load_pretrained(pretrained)
         self.ssim_loss = SSIMLoss() if loss == "ssim" else None
         self.optimizer_factory = optimizer
         self.lr_scheduler_factory = lr_scheduler
         self.metrics = VolumeMetrics()
+        self.losses = {"train": LossMean(), "val": LossMean(), "test": LossMean()}
+
+    def _load_pretrained(self, path: str) -> None:
+        """Loads fastMRI U-Net weights, or the network of one of this project's checkpoints."""
+        state = read_checkpoint_file(path, "pretrained")
+        ours = isinstance(state, dict) and SECTION in state
+        try:
+            load_fastmri_state_dict(self.net, net_weights(state) if ours else state)
+        except ValueError as error:
+            if not ours:
+                raise ValueError(f"pretrained {path}: {error}") from None
+            raise ValueError(
+                f"pretrained {path}: an mri-recon checkpoint of another network "
+                f"({state[SECTION]['net']}); its weights do not fit --model.net ({error}). To "
+                f"continue its training use --ckpt_path {path}"
+            ) from None
 
     def forward(self, image: Tensor) -> Tensor:
         """Reconstructs normalised images, (batch, H, W) -> (batch, H, W)."""
@@ -79,19 +104,30 @@ class ReconModule(pl.LightningModule):
         output = self(batch.image).float()
         with torch.autocast(self.device.type, enabled=False):  # loss and metrics in float32
             loss = self._loss(output, batch)
-        on_step = stage == "train"
-        self.log(
-            f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True,
-            sync_dist=not on_step, batch_size=output.shape[0],
-        )  # fmt: skip
+        self.losses[stage].update(loss, output.shape[0])
+        if stage == "train":
+            self.log("train/loss_step", loss, prog_bar=True, batch_size=output.shape[0])
         return loss, output
+
+    def _log_loss(self, stage: str) -> None:
+        """Logs the epoch's mean loss over every slice of every process as ``{stage}/loss``."""
+        mean = self.losses[stage].compute(self.device)
+        self.losses[stage].reset()
+        if mean is not None:  # the same on every process: syncing keeps it, and Lightning quiet
+            self.log(f"{stage}/loss", mean, prog_bar=True, sync_dist=True)
+
+    def on_train_epoch_start(self) -> None:
+        self.losses["train"].reset()
 
     def training_step(self, batch: UnetSample, batch_idx: int) -> Tensor:
         return self._common_step(batch, "train")[0]
 
-    def _evaluation_step(self, batch: UnetSample, stage: str) -> dict[str, Tensor] | None:
+    def on_train_epoch_end(self) -> None:
+        self._log_loss("train")
+
+    def _evaluation_step(self, batch: UnetSample | None, stage: str) -> dict[str, Tensor] | None:
         """Scores the batch; returns its un-normalised output and target (for callbacks)."""
-        if batch.target.dim() < 3:  # files without targets (the test split): nothing to score
+        if batch is None or batch.target.dim() < 3:  # all skipped, or no targets (test files)
             return None
         _, output = self._common_step(batch, stage)
         output, target = batch.unnormalize(output), batch.unnormalize(batch.target)
@@ -99,6 +135,7 @@ class ReconModule(pl.LightningModule):
         return {"output": output, "target": target}
 
     def _evaluation_epoch_end(self, stage: str) -> None:
+        self._log_loss(stage)
         results = self.metrics.compute()
         self.metrics.reset()
         if not results:
@@ -107,12 +144,13 @@ class ReconModule(pl.LightningModule):
                 "none: use `mri-recon reconstruct` and `mri-recon evaluate` against the truth)"
             )
             return
-        volumes = results.pop("volumes")
-        self.log_dict({f"{stage}/{k}": value for k, value in results.items()}, sync_dist=False)
-        self.log(f"{stage}/volumes", volumes, sync_dist=False)
+        volumes = results.pop("volumes")  # the same on every process (all gathered), as above
+        self.log_dict({f"{stage}/{k}": value for k, value in results.items()}, sync_dist=True)
+        self.log(f"{stage}/volumes", volumes, sync_dist=True)
 
     def on_validation_epoch_start(self) -> None:
         self.metrics.reset()
+        self.losses["val"].reset()
 
     def validation_step(self, batch: UnetSample, batch_idx: int) -> dict[str, Tensor] | None:
         return self._evaluation_step(batch, "val")
@@ -122,6 +160,7 @@ class ReconModule(pl.LightningModule):
 
     def on_test_epoch_start(self) -> None:
         self.metrics.reset()
+        self.losses["test"].reset()
 
     def test_step(self, batch: UnetSample, batch_idx: int) -> dict[str, Tensor] | None:
         return self._evaluation_step(batch, "test")
@@ -136,5 +175,13 @@ class ReconModule(pl.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": self.lr_scheduler_factory(optimizer)}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Adds the ``mri_recon`` section; refuses to write weights that are not finite."""
+        for key, value in checkpoint["state_dict"].items():
+            weight = key.startswith(NET_PREFIX) and value.is_floating_point()
+            if weight and not value.isfinite().all():
+                raise ValueError(
+                    f"checkpoint not written: weight {key} holds NaN or infinite values (step "
+                    f"{self.trainer.global_step}); the last good checkpoint is kept"
+                )
         datamodule = getattr(self.trainer, "datamodule", None)
         checkpoint.update(checkpoint_section(self.net, getattr(datamodule, "hparams", None)))

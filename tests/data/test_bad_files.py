@@ -39,6 +39,26 @@ def kspace_group(path: Path) -> None:
         hf.create_group("kspace")
 
 
+def header_size(space: str, value: int):
+    """Sets the x size of the header's ``space`` (reconSpace or encodedSpace) matrix."""
+
+    def damage(path: Path) -> None:
+        with h5py.File(path, "r") as hf:
+            xml = hf["ismrmrd_header"][()].decode()
+        pattern = f"(<{space}><matrixSize><x>)\\d+"
+        rewrite(path, ismrmrd_header=re.sub(pattern, f"\\g<1>{value}", xml).encode())
+
+    return damage
+
+
+def set_attribute(name: str, value: object):
+    def damage(path: Path) -> None:
+        with h5py.File(path, "a") as hf:
+            hf.attrs[name] = value
+
+    return damage
+
+
 def header_without(field: str):
     def damage(path: Path) -> None:
         with h5py.File(path, "r") as hf:
@@ -96,6 +116,30 @@ BAD_FILES = {
     "mask length": (
         lambda p: rewrite(p, mask=np.ones(20, bool)),
         r"'mask' must have shape \(24,\), got \(20,\)",
+    ),
+    "kspace without columns": (
+        lambda p: rewrite(p, kspace=np.ones((3, 40, 0), np.complex64)),
+        r"'kspace' has 0 columns: shape \(3, 40, 0\)",
+    ),
+    "header recon size 0": (
+        header_size("reconSpace", 0),
+        "ismrmrd_header encoding/reconSpace/matrixSize is 0 x 16: sizes must be positive",
+    ),
+    "header encoded size negative": (
+        header_size("encodedSpace", -40),
+        "encodedSpace/matrixSize is -40 x 24: sizes must be positive",
+    ),
+    "complex target": (
+        lambda p: rewrite(p, reconstruction_esc=np.ones((3, 16, 16), np.complex64)),
+        "'reconstruction_esc' must hold real floating-point images, got dtype complex64",
+    ),
+    "max attribute nan": (
+        set_attribute("max", np.nan),
+        "attribute 'max' must be a finite number >= 0, got nan",
+    ),
+    "broken link": (
+        lambda p: (p.unlink(), p.symlink_to(p.parent / "gone.h5")),
+        "broken symbolic link to .*gone.h5",
     ),
 }
 
@@ -157,3 +201,19 @@ def test_parse_header_matches_the_written_encoding(tmp_path: Path, write_fastmri
         "encoding_size": (40, 30, 1),
         "recon_size": (16, 16, 1),
     }
+
+
+def test_look_alike_files_are_reported_not_silently_ignored(
+    tmp_path: Path, write_fastmri_volume
+) -> None:
+    write_fastmri_volume(tmp_path / "good.h5", "singlecoil")
+    for name in ("._good.h5", "upper.H5", "other.hdf5", ".hidden.h5"):
+        (tmp_path / name).write_bytes(b"x")
+    with pytest.warns(UserWarning) as caught:
+        dataset = SliceDataset(tmp_path, "singlecoil")
+    messages = [str(w.message) for w in caught]
+    assert f"{tmp_path / '._good.h5'}: macOS metadata file (not data), ignored" in messages
+    assert f"{tmp_path / 'upper.H5'}: only .h5 files are read; rename it to read it" in messages
+    assert f"{tmp_path / 'other.hdf5'}: only .h5 files are read; rename it to read it" in messages
+    assert f"{tmp_path / '.hidden.h5'}: hidden file, ignored" in messages
+    assert {s.fname.name for s in dataset.raw_samples} == {"good.h5"}

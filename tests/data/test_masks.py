@@ -1,11 +1,14 @@
-"""create_mask: bit-identical to fastmri's masks, with argument errors caught up front."""
+"""create_mask: bit-identical to fastmri's masks, with argument errors caught up front, and mask
+settings checked against each k-space width before any slice is masked."""
+
+from pathlib import Path
 
 import pytest
 import torch
 from fastmri.data.subsample import create_mask_for_mask_type
 
-from mri_recon.data import create_mask
-from mri_recon.data.masks import MASK_TYPES, check_mask_arguments
+from mri_recon.data import FastMriDataModule, create_mask
+from mri_recon.data.masks import MASK_TYPES, check_mask_arguments, check_mask_widths
 
 
 @pytest.mark.parametrize("mask_type", sorted(MASK_TYPES))
@@ -53,3 +56,31 @@ def test_bad_arguments(mask_type, fractions, accelerations, message) -> None:
 def test_check_returns_plain_lists() -> None:
     assert check_mask_arguments("random", (0.08, 0.04), (4.0, 8)) == ([0.08, 0.04], [4, 8])
     assert all(type(a) is int for a in check_mask_arguments("random", (0.08,), (4.0,))[1])
+
+
+@pytest.mark.parametrize(
+    ("mask_type", "fraction", "acceleration", "width"),
+    [
+        ("equispaced_fraction", 0.06, 16, 64),  # 4 centre lines x 16 = 64: fastmri divides by 0
+        ("random", 0.06, 16, 32),  # 2 x 16 = 32: no line left to draw at random
+        ("magic_fraction", 0.1, 8, 20),  # round(20 / 8) = 2 target lines, all in the centre
+    ],
+)
+def test_mask_settings_that_leave_no_lines_for_a_width_are_refused(
+    mask_type, fraction, acceleration, width
+) -> None:
+    expected = f"center_fractions: {fraction} at {acceleration}x leaves no lines to undersample "
+    with pytest.raises(ValueError, match=f"{expected}in k-space {width} columns wide \\(f.h5\\)"):
+        check_mask_widths(mask_type, [fraction], [acceleration], {width: "f.h5"})
+    check_mask_widths(mask_type, [fraction], [acceleration], {320: "f.h5"})  # room enough
+
+
+def test_the_datamodule_checks_mask_widths_before_any_batch(
+    tmp_path: Path, write_fastmri_volume
+) -> None:
+    for split in ("train", "val"):
+        write_fastmri_volume(tmp_path / f"singlecoil_{split}" / "v.h5", "singlecoil", cols=32)
+    module = FastMriDataModule(tmp_path, "singlecoil", mask_type="equispaced_fraction",
+                               center_fractions=(0.06,), accelerations=(16,))  # fmt: skip
+    with pytest.raises(ValueError, match="32 columns wide .*singlecoil_train/v.h5"):
+        module.setup("fit")

@@ -38,7 +38,8 @@ def test_every_slice_once_and_volumes_whole(slice_counts, num_replicas) -> None:
     assert sorted(i for part in parts for i in part) == list(range(len(dataset)))
     owner = {}
     for rank, part in enumerate(parts):
-        assert len(VolumeSampler(dataset, num_replicas=num_replicas, rank=rank)) == len(part)
+        sampler = VolumeSampler(dataset, num_replicas=num_replicas, rank=rank)
+        assert len(sampler) == max(len(part), 1)  # a process with no volume still runs its loop
         for i in part:
             owner.setdefault(dataset.raw_samples[i].fname, set()).add(rank)
         assert part == sorted(part)

@@ -1,0 +1,220 @@
+"""Writing a study's results: the output check, JSON and CSV tables and PNG figures, atomically.
+
+A study checks its output folder before it spends minutes computing (outside the data folder,
+no earlier results replaced without ``overwrite``), then writes each file with
+``mri_recon.data.io.atomic_path``. Figures are drawn on a ``matplotlib.figure.Figure`` (no
+pyplot, so no global state and no display needed).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+from PIL import Image
+
+from mri_recon.data.io import atomic_path, check_outside
+
+DPI = 80
+
+
+def check_output_dir(
+    output_dir: Path, names: Iterable[str], overwrite: bool, data_path: Path | None = None
+) -> None:
+    """Refuses an output folder inside the data folder, or one holding this study's results.
+
+    Args:
+        output_dir: where the study will write.
+        names: the file names it will write there.
+        overwrite: allow replacing earlier results.
+        data_path: the data folder the study reads, if any.
+
+    Raises:
+        ValueError: ``output_dir`` is inside ``data_path``, is a file, or holds results.
+    """
+    if data_path is not None:
+        check_outside(output_dir, data_path, "output-dir")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ValueError(f"output-dir: {output_dir} is a file, not a folder")
+    existing = [name for name in names if (output_dir / name).exists()]
+    if existing and not overwrite:
+        raise ValueError(
+            f"output-dir: {output_dir} already holds {existing[0]} (pass --overwrite to replace it)"
+        )
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with non-finite floats as None (JSON has no NaN or infinity)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def write_json(path: Path, content: dict[str, Any]) -> Path:
+    """Writes ``content`` as indented JSON (non-finite numbers as null).
+
+    Args:
+        path: the file to (over)write.
+        content: plain data: dicts, lists, numbers, strings, booleans, None.
+
+    Returns:
+        ``path``.
+    """
+    with atomic_path(path, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(_plain(content), indent=1) + "\n")
+    return path
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Writes ``text`` to ``path``.
+
+    Args:
+        path: the file to (over)write.
+        text: its content.
+
+    Returns:
+        ``path``.
+    """
+    with atomic_path(path, overwrite=True) as tmp:
+        tmp.write_text(text)
+    return path
+
+
+def write_csv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Path:
+    """Writes one CSV row per dict, with ``columns`` as the header.
+
+    Args:
+        path: the file to (over)write.
+        rows: the rows; missing keys are left empty.
+        columns: the column names, in order.
+
+    Returns:
+        ``path``.
+    """
+    with atomic_path(path, overwrite=True) as tmp:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(_plain(list(rows)))
+    return path
+
+
+def save_figure(figure: Figure, path: Path) -> Path:
+    """Saves ``figure`` as a PNG with a palette of 256 colours (plots need no more; the file
+    is about a third of the full-colour one).
+
+    Args:
+        figure: the figure.
+        path: the file to (over)write.
+
+    Returns:
+        ``path``.
+    """
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    image = Image.open(buffer).convert("RGB").quantize(colors=256)
+    with atomic_path(path, overwrite=True) as tmp:
+        image.save(tmp, format="PNG", optimize=True)
+    return path
+
+
+def write_results(
+    output_dir: Path,
+    files: tuple[str, str, str],
+    content: dict[str, Any],
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    figure: Figure,
+) -> None:
+    """Writes a training study's three files: its JSON content, its CSV table, its figure.
+
+    Args:
+        output_dir: the folder.
+        files: the names of the ``.json``, ``.csv`` and ``.png`` files, in that order.
+        content: the JSON content.
+        rows: the table's rows.
+        columns: the table's columns.
+        figure: the figure.
+    """
+    write_json(output_dir / files[0], content)
+    write_csv(output_dir / files[1], rows, columns)
+    save_figure(figure, output_dir / files[2])
+
+
+def closing_lines(
+    checks: Sequence[dict[str, Any]], output_dir: Path, files: Sequence[str]
+) -> list[str]:
+    """The end of a study's printed summary.
+
+    Args:
+        checks: the study's checks.
+        output_dir: where it wrote its files.
+        files: their names.
+
+    Returns:
+        The checks, one per line, and a ``wrote <path>`` line per file.
+    """
+    return ["checks:", format_checks(checks), *(f"wrote {output_dir / name}" for name in files)]
+
+
+def check(statement: str, passed: bool, detail: str = "") -> dict[str, Any]:
+    """One check of a study's numbers against theory or a reference.
+
+    Args:
+        statement: what must hold.
+        passed: whether it held.
+        detail: the numbers behind the verdict.
+
+    Returns:
+        ``{"statement", "passed", "detail"}``.
+    """
+    return {"statement": statement, "passed": bool(passed), "detail": detail}
+
+
+def format_checks(checks: Sequence[dict[str, Any]]) -> str:
+    """Checks as text.
+
+    Args:
+        checks: as :func:`check` makes them.
+
+    Returns:
+        One line per check: ``ok`` or ``FAILED``, the statement and its numbers.
+    """
+    lines = []
+    for entry in checks:
+        verdict = "ok    " if entry["passed"] else "FAILED"
+        detail = f" ({entry['detail']})" if entry["detail"] else ""
+        lines.append(f"  {verdict} {entry['statement']}{detail}")
+    return "\n".join(lines)
+
+
+def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
+    """A fixed-width text table.
+
+    Args:
+        rows: the rows.
+        columns: ``(key, format)`` pairs; a value of None prints as ``-``.
+
+    Returns:
+        The header, a rule and one line per row.
+    """
+    cells = [
+        [("-" if row.get(key) is None else format(row[key], fmt)) for key, fmt in columns]
+        for row in rows
+    ]
+    widths = [
+        max([len(key)] + [len(line[i]) for line in cells]) for i, (key, _) in enumerate(columns)
+    ]
+    header = "  ".join(key.rjust(w) for (key, _), w in zip(columns, widths))
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(line, widths)) for line in cells]
+    return "\n".join([header, "-" * len(header), *lines])

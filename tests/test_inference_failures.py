@@ -1,0 +1,228 @@
+"""``reconstruct`` and ``evaluate`` never pass on a NaN, name every bad file, check their
+arguments and outputs before the work, and exit non-zero when a volume failed."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from tests.recon_fixtures import copy_folder, error_line, read_volume, run_main
+
+pytest_plugins = ("tests.recon_fixtures",)
+
+
+def poison(path: Path, key: str, index: tuple) -> None:
+    """Puts a NaN at ``index`` of dataset ``key``."""
+    with h5py.File(path, "a") as hf:
+        data = hf[key][()]
+        data[index] = np.nan
+        hf[key][...] = data
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:2000])
+
+
+@pytest.fixture
+def val_copy(small_multicoil: Path, tmp_path: Path) -> Path:
+    """A writable copy of the val split (two fully sampled volumes)."""
+    return copy_folder(small_multicoil / "multicoil_val", tmp_path / "val")
+
+
+def test_reconstruct_writes_no_output_for_a_nan_volume_and_exits_1(
+    tiny_checkpoint: Path, val_copy: Path, tmp_path: Path, capsys
+) -> None:
+    bad, good = sorted(val_copy.glob("*.h5"))
+    poison(bad, "kspace", (1, 0, 3, 3))
+    out = tmp_path / "out"
+    args = ("reconstruct", "--checkpoint", tiny_checkpoint, "--data-path", val_copy)
+    code, stdout, _ = run_main(capsys, *args, "--output-path", out)
+    assert code == 1
+    assert sorted(p.name for p in out.iterdir()) == [good.name]
+    assert np.isfinite(read_volume(out / good.name)).all()
+    assert f"  {bad.name}: slice 1: 'kspace' holds NaN or infinite values" in stdout
+    code, stdout, _ = run_main(capsys, *args, "--output-path", out, "--skip-bad-files")
+    assert code == 0 and "failed 1 volume(s)" in stdout  # listed, but asked for
+
+
+def test_reconstruct_fails_a_volume_whose_reconstruction_is_not_finite(
+    tiny_checkpoint: Path, val_copy: Path, tmp_path: Path, capsys
+) -> None:
+    state = torch.load(tiny_checkpoint, weights_only=True)
+    weight = next(k for k in state["state_dict"] if k.endswith("weight"))
+    state["state_dict"][weight].fill_(float("inf"))
+    broken = tmp_path / "broken.ckpt"
+    torch.save(state, broken)  # as another program could write it: ours refuse to
+    out = tmp_path / "out"
+    code, stdout, _ = run_main(
+        capsys, "reconstruct", "--checkpoint", broken, "--data-path", val_copy,
+        "--output-path", out,
+    )  # fmt: skip
+    assert code == 1
+    assert not list(out.glob("*.h5")) if out.exists() else True  # no output for a NaN volume
+    assert re.search(r"slice 0: the reconstruction holds NaN or infinite values", stdout)
+
+
+def test_evaluate_checkpoint_leaves_a_nan_target_out_of_every_mean(
+    tiny_checkpoint: Path, val_copy: Path, tmp_path: Path, capsys
+) -> None:
+    bad, good = sorted(val_copy.glob("*.h5"))
+    poison(bad, "reconstruction_rss", (2, 5, 5))
+    report_path = tmp_path / "report.json"
+    code, stdout, _ = run_main(
+        capsys, "evaluate", "--checkpoint", tiny_checkpoint, "--data-path", val_copy,
+        "--output", report_path,
+    )  # fmt: skip
+    assert code == 1
+    report = json.loads(report_path.read_text())
+    assert {v["fname"] for v in report["volumes"]} == {good.name}
+    assert report["failures"] == [
+        f"{bad.name}: slice 2: 'reconstruction_rss' holds NaN or infinite values"
+    ]
+    for group in report["summary"].values():
+        for method in ("zero-filled", "U-Net"):
+            assert all(np.isfinite(value) for value in group[method].values())
+    assert "failed 1:" in stdout
+
+
+def write_prediction(folder: Path, name: str, volume: np.ndarray) -> None:
+    folder.mkdir(exist_ok=True)
+    with h5py.File(folder / name, "w") as hf:
+        hf.create_dataset("reconstruction", data=volume)
+
+
+def test_evaluate_folders_exit_status(small_multicoil: Path, tmp_path: Path, capsys) -> None:
+    truth = small_multicoil / "multicoil_test_truth"
+    first, second = sorted(truth.glob("*.h5"))
+    preds = tmp_path / "preds"
+    target = read_volume(first, "reconstruction_rss")
+    write_prediction(preds, first.name, target * 0.9)
+    nan = target.copy()
+    nan[0, 0, 0] = np.nan
+    write_prediction(preds, second.name, nan)
+    args = ("evaluate", "--target-path", truth, "--predictions-path", preds)
+    code, stdout, _ = run_main(capsys, *args)
+    assert code == 1
+    assert f"  {second.name}: prediction holds NaN or infinite values" in stdout
+    assert "nan" not in stdout.split("failed")[0].lower()  # no NaN mean in the table
+    code, _, _ = run_main(capsys, *args, "--skip-bad-files")
+    assert code == 0
+    write_prediction(preds, first.name, target.astype(np.complex64))  # no volume left to score
+    code, stdout, _ = run_main(capsys, *args, "--skip-bad-files")
+    assert code == 1 and "no volumes evaluated" in stdout
+    assert "prediction has dtype complex64, not real numbers" in stdout
+
+
+def test_hdf5_errors_name_the_file(
+    tiny_checkpoint: Path, val_copy: Path, tmp_path: Path, capsys
+) -> None:
+    first = sorted(val_copy.glob("*.h5"))[0]
+    truncate(first)
+    for command in ("reconstruct", "evaluate"):
+        out = ("--output-path", tmp_path / "out") if command == "reconstruct" else ()
+        code, _, err = run_main(
+            capsys, command, "--checkpoint", tiny_checkpoint, "--data-path", val_copy, *out
+        )
+        assert code == 2
+        line = error_line(err, command)
+        assert f"{first}: not a readable HDF5 file" in line
+
+
+def test_header_recon_size_zero_is_named_before_the_work(
+    val_copy: Path, tmp_path: Path, capsys
+) -> None:
+    first = sorted(val_copy.glob("*.h5"))[0]
+    with h5py.File(first, "a") as hf:
+        xml = hf["ismrmrd_header"][()].decode()
+        del hf["ismrmrd_header"]
+        pattern = r"(<reconSpace><matrixSize><x>)\d+"
+        hf.create_dataset("ismrmrd_header", data=re.sub(pattern, r"\g<1>0", xml).encode())
+    code, stdout, err = run_main(
+        capsys, "reconstruct", "--zero-filled", "--accelerations", "4", "--data-path", val_copy,
+        "--output-path", tmp_path / "out",
+    )  # fmt: skip
+    assert code == 2 and stdout == ""
+    assert f"{first}: ismrmrd_header encoding/reconSpace/matrixSize is 0 x" in error_line(
+        err, "reconstruct"
+    )
+
+
+def test_mask_settings_are_checked_against_the_width_before_the_work(
+    small_multicoil: Path, tmp_path: Path, capsys
+) -> None:
+    # 32 columns: round(32 * 0.06) = 2 centre lines, and 2 x 16 = 32 (fastmri divides by zero)
+    code, stdout, err = run_main(
+        capsys, "reconstruct", "--zero-filled", "--data-path", small_multicoil / "multicoil_val",
+        "--output-path", tmp_path / "out", "--mask-type", "equispaced_fraction",
+        "--accelerations", "16", "--center-fractions", "0.06",
+    )  # fmt: skip
+    assert code == 2 and stdout == "" and not (tmp_path / "out").exists()
+    line = error_line(err, "reconstruct")
+    assert "center_fractions: 0.06 at 16x leaves no lines to undersample" in line
+    assert "32 columns wide" in line
+
+
+def test_an_unwritable_report_is_refused_before_the_work(
+    small_multicoil: Path, tmp_path: Path, capsys
+) -> None:
+    truth = small_multicoil / "multicoil_test_truth"
+    code, stdout, err = run_main(
+        capsys, "evaluate", "--target-path", truth, "--predictions-path", truth,
+        "--output", "/proc/mri-recon/report.json",
+    )  # fmt: skip
+    assert code == 2 and stdout == ""  # no table: nothing was evaluated
+    assert "output: /proc/mri-recon/report.json cannot be written" in error_line(err, "evaluate")
+
+
+def test_a_corrupt_output_is_redone_on_rerun(val_copy: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    args = ("reconstruct", "--zero-filled", "--accelerations", "4", "--data-path", val_copy,
+            "--output-path", out)  # fmt: skip
+    assert run_main(capsys, *args)[0] == 0
+    first, second = sorted(out.glob("*.h5"))
+    expected = read_volume(first)
+    truncate(first)
+    with h5py.File(second, "w") as hf:  # another program's file: the wrong key
+        hf.create_dataset("recon", data=np.zeros(3))
+    code, stdout, _ = run_main(capsys, *args)
+    assert code == 0
+    assert "redid 2 existing output(s) that were not sound:" in stdout
+    assert f"{first}: not a readable HDF5 file" in stdout
+    assert f"{second}: no 'reconstruction' dataset" in stdout
+    np.testing.assert_array_equal(read_volume(first), expected)
+    assert read_volume(second).shape == expected.shape
+
+
+def test_bad_input_files_stop_the_run_unless_skipped(
+    val_copy: Path, tmp_path: Path, capsys
+) -> None:
+    bad = sorted(val_copy.glob("*.h5"))[1]
+    truncate(bad)
+    args = ("reconstruct", "--zero-filled", "--accelerations", "4", "--data-path", val_copy,
+            "--output-path", tmp_path / "out")  # fmt: skip
+    code, _, err = run_main(capsys, *args)
+    assert code == 2 and f"{bad}: not a readable HDF5 file" in error_line(err, "reconstruct")
+    code, stdout, _ = run_main(capsys, *args, "--skip-bad-files")
+    assert code == 0
+    assert "wrote 1 reconstruction" in stdout and "skipped 1 bad input file(s):" in stdout
+    assert f"  {bad}: not a readable HDF5 file" in stdout
+
+
+def test_noise_warnings_are_not_shown(val_copy: Path, tmp_path: Path) -> None:
+    foreign = tmp_path / "weights.pt"
+    torch.save({"w": torch.ones(2)}, foreign, pickle_protocol=4)  # torch warns on protocol 4
+    result = subprocess.run(
+        [sys.executable, "-m", "mri_recon", "reconstruct", "--checkpoint", str(foreign),
+         "--data-path", str(val_copy), "--output-path", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()  # torch's pickle-protocol warning is not shown
+    assert line.startswith(f"mri-recon reconstruct: error: checkpoint {foreign}: ")
+    assert "weights_only" not in line

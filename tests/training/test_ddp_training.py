@@ -1,0 +1,55 @@
+"""Two-process DDP training on the CPU, run as a user runs it: the same weights and logged loss
+as one process with the two processes' batches together, and a validation split with fewer
+volumes than processes."""
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.recon_fixtures import copy_folder
+from tests.training.conftest import fit_args, run_cli
+
+RUN = ("--model.net.init_args.chans", "4", "--trainer.precision", "32",
+       "--trainer.deterministic", "true", "--trainer.max_epochs", "1",
+       "--trainer.logger", "pytorch_lightning.loggers.CSVLogger",
+       "--trainer.enable_model_summary", "false")  # fmt: skip
+
+
+def epoch_losses(root: Path) -> list[float]:
+    """The epoch-level ``train/loss`` values the CSV logger wrote."""
+    (metrics,) = root.rglob("metrics.csv")
+    with open(metrics, newline="") as f:
+        return [float(row["train/loss"]) for row in csv.DictReader(f) if row.get("train/loss")]
+
+
+@pytest.mark.slow
+def test_two_processes_train_like_one_with_both_batches(small_multicoil: Path, tmp_path: Path):
+    data = tmp_path / "data"
+    copy_folder(small_multicoil / "multicoil_train", data / "multicoil_train")
+    first_val = sorted((small_multicoil / "multicoil_val").glob("*.h5"))[0]
+    copy_folder(first_val.parent, data / "multicoil_val")
+    for extra in (data / "multicoil_val").glob("*.h5"):
+        if extra.name != first_val.name:
+            extra.unlink()  # one validation volume for two processes
+    ddp = tmp_path / "ddp"
+    args = fit_args("demo", data, ddp, *RUN, "--trainer.logger.save_dir", str(ddp),
+                    "--data.batch_size", "1", "--trainer.strategy", "ddp",
+                    "--trainer.devices", "2")  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "mri_recon", *args], capture_output=True,
+                            text=True, timeout=600, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr and "sync_dist" not in result.stderr
+    single = tmp_path / "single"
+    run_cli(*fit_args("demo", data, single, *RUN, "--trainer.logger.save_dir", str(single),
+                      "--data.batch_size", "2"))  # fmt: skip
+    states = [torch.load(root / "checkpoints" / "last.ckpt", weights_only=True)
+              for root in (ddp, single)]  # fmt: skip
+    assert states[0]["global_step"] == states[1]["global_step"] == 9  # 18 slices, 2 per step
+    for key, value in states[1]["state_dict"].items():
+        torch.testing.assert_close(states[0]["state_dict"][key], value, rtol=0, atol=1e-5)
+    (ddp_loss,), (single_loss,) = epoch_losses(ddp), epoch_losses(single)
+    assert ddp_loss == pytest.approx(single_loss, abs=1e-5)  # the mean over both processes
