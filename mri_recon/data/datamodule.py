@@ -5,6 +5,8 @@ seed and the epoch, and its loader records its position in checkpoints (so a run
 checkpoint, even mid-epoch, sees the same data); validation and test masks are fixed per volume
 (seeded from the file name), and test files that carry their own mask are used as stored.
 Under DDP the val/test loaders use ``VolumeSampler`` so each volume's slices stay on one process.
+Workers persist across epochs; on a GPU batches go through pinned memory and, with
+``transform_on_device``, the FFTs run on the batch there (``mri_recon.data.device_transform``).
 """
 
 import os
@@ -14,6 +16,11 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, default_collate
 
+from mri_recon.data.device_transform import (
+    KspaceBatchTransform,
+    KspaceSample,
+    KspaceSliceTransform,
+)
 from mri_recon.data.epoch_sampler import EpochSeededDataset, EpochShuffleSampler, ResumableLoader
 from mri_recon.data.fastmri_format import check_challenge, split_dir
 from mri_recon.data.masks import check_mask_arguments, check_mask_widths, create_mask
@@ -44,7 +51,7 @@ def collate_samples(samples: list[UnetSample | None]) -> UnetSample | None:
     samples = [sample for sample in samples if sample is not None]
     if not samples:
         return None
-    sizes = {tuple(sample.image.shape) for sample in samples}
+    sizes = {tuple(sample[0].shape) for sample in samples}  # image (or k-space) sizes
     if len(sizes) > 1:
         names = ", ".join(sorted({sample.fname for sample in samples}))
         raise ValueError(
@@ -75,6 +82,10 @@ class FastMriDataModule(pl.LightningDataModule):
         test_volume_sample_rate: fraction of test volumes to use.
         use_dataset_cache: cache per-file metadata in the user's cache folder.
         test_split: the split the test loader reads: ``test`` or ``val``.
+        transform_on_device: load k-space and run the FFTs, crop, coil combination and
+            normalisation on the batch on the training device (``KspaceBatchTransform``) instead
+            of in the loader's workers; the same samples (tested), for GPUs the workers cannot
+            keep busy.
         skip_bad_files: leave out unreadable or malformed files, and slices with NaN or
             infinite values, with a warning naming each (counted in the run's summary), instead
             of stopping with an error. A skipped training slice is replaced by the next good one,
@@ -98,6 +109,7 @@ class FastMriDataModule(pl.LightningDataModule):
         test_volume_sample_rate: float | None = None,
         use_dataset_cache: bool = True,
         test_split: str = "test",
+        transform_on_device: bool = False,
         skip_bad_files: bool = False,
     ) -> None:
         super().__init__()
@@ -135,10 +147,11 @@ class FastMriDataModule(pl.LightningDataModule):
         hp = self.hparams
         mask_func = create_mask(hp.mask_type, hp.center_fractions, hp.accelerations)
         slice_rate, volume_rate = self.rates[loader]
+        transform_class = KspaceSliceTransform if hp.transform_on_device else UnetDataTransform
         dataset = SliceDataset(
             self.split_folder(split),
             hp.challenge,
-            transform=UnetDataTransform(hp.challenge, mask_func=mask_func, use_seed=not train),
+            transform=transform_class(hp.challenge, mask_func=mask_func, use_seed=not train),
             use_dataset_cache=hp.use_dataset_cache,
             sample_rate=slice_rate,
             volume_sample_rate=volume_rate,
@@ -166,6 +179,9 @@ class FastMriDataModule(pl.LightningDataModule):
             "batch_size": self.hparams.batch_size,
             "num_workers": self.hparams.num_workers,
             "collate_fn": collate_samples,
+            "pin_memory": self.trainer is not None
+            and self.trainer.strategy.root_device.type == "cuda",
+            "persistent_workers": self.hparams.num_workers > 0,
         }
         if not train:
             sampler = VolumeSampler(dataset) if _distributed() else None
@@ -188,6 +204,12 @@ class FastMriDataModule(pl.LightningDataModule):
         if self.trainer is None:
             return 0
         return self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+
+    def on_after_batch_transfer(self, batch: object, dataloader_idx: int) -> object:
+        """With ``transform_on_device``, turns a k-space batch into U-Net samples where it is."""
+        if isinstance(batch, KspaceSample):
+            return KspaceBatchTransform(self.hparams.challenge)(batch)
+        return batch
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled training slices with a fresh random mask each time."""
