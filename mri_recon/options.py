@@ -3,8 +3,8 @@
 A dataclass field made with ``option`` becomes ``--field-name`` with the field's default, its type
 (``int``, ``float``, ``str``, ``bool`` as a switch, ``X | None``, ``tuple[X, ...]`` as several
 values) and the help text and choices of its metadata. ``RunOptions`` (batch size, device, workers,
-skipping bad files) and ``MaskOptions`` (how fully sampled files are undersampled) are shared by
-the commands that run a network; ``data_prep``'s simulator builds its options from
+precision, skipping bad files) and ``MaskOptions`` (how fully sampled files are undersampled) are
+shared by the commands that run a network; ``data_prep``'s simulator builds its options from
 ``SimulationConfig`` the same way.
 
 Light on purpose: ``mri-recon --help`` imports this module without torch.
@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from mri_recon.data.fastmri_format import STANDARD_CENTER_FRACTIONS
 from mri_recon.data.masks import MASK_TYPES
+from mri_recon.precision import PRECISIONS
 
 ACCELERATORS = ("auto", "cpu", "gpu")
 T = TypeVar("T")
@@ -104,6 +105,12 @@ class RunOptions:
     batch_size: int = option(8, "slices per forward pass")
     accelerator: str = option("auto", "where the network runs", choices=ACCELERATORS)
     num_workers: int = option(0, "DataLoader worker processes reading the files")
+    precision: str = option(
+        "auto",
+        "the network's precision: bf16 autocast (FFTs and outputs stay float32) or 32; auto: "
+        "bf16 where the hardware computes it fast (AVX-512 BF16 or AMX CPUs, Ampere+ GPUs)",
+        choices=PRECISIONS,
+    )
     skip_bad_files: bool = option(
         False,
         "go on past unreadable or malformed files and volumes with NaN or infinite values: they "
@@ -117,6 +124,8 @@ class RunOptions:
             raise ValueError(f"accelerator must be one of {ACCELERATORS}, got {self.accelerator!r}")
         if self.num_workers < 0:
             raise ValueError(f"num-workers must be >= 0, got {self.num_workers}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from PIL import Image
 from data_prep.simulate import simulate_dataset
 from mri_recon.cli import main
 from mri_recon.data.transforms import UnetDataTransform
+from mri_recon.metrics import ssim
 from mri_recon.training import load_checkpoint
 from tests.conftest import SMALL_MULTICOIL
 from tests.recon_fixtures import (
@@ -78,8 +79,9 @@ def test_one_float32_volume_per_test_file_at_target_size(
 def test_slice_equals_the_network_run_by_hand(
     split: str, tiny_checkpoint: Path, small_multicoil: Path, tmp_path: Path, capsys
 ) -> None:
-    data = small_multicoil / f"multicoil_{split}"
-    assert reconstruct(capsys, data, tmp_path / "out", "--checkpoint", tiny_checkpoint)[0] == 0
+    data, out = small_multicoil / f"multicoil_{split}", tmp_path / "out"
+    args = ("--checkpoint", tiny_checkpoint, "--precision", "32")  # the float32 net, by hand
+    assert reconstruct(capsys, data, out, *args)[0] == 0
     loaded = load_checkpoint(tiny_checkpoint)
     record = loaded.data
     # Test files keep their stored mask; fully sampled ones get the checkpoint's, seeded per file.
@@ -95,6 +97,21 @@ def test_slice_equals_the_network_run_by_hand(
     expected = output.numpy()
     got = read_volume(tmp_path / "out" / sample.fname)[sample.slice_num]
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
+def test_bf16_inference_matches_float32(
+    tiny_checkpoint: Path, small_multicoil: Path, tmp_path: Path, capsys
+) -> None:
+    """bf16 autocast (the default where the hardware has fast bf16) keeps SSIM against the
+    float32 output within 0.002 of 1, and writes float32."""
+    data = small_multicoil / "multicoil_val"
+    for precision in ("32", "bf16"):
+        args = ("--checkpoint", tiny_checkpoint, "--precision", precision)
+        assert reconstruct(capsys, data, tmp_path / precision, *args)[0] == 0
+    for name in names(data):
+        exact, fast = (read_volume(tmp_path / p / name) for p in ("32", "bf16"))
+        assert fast.dtype == np.float32 and not np.array_equal(exact, fast)  # bf16 really ran
+        assert ssim(exact, fast, maxval=float(exact.max())) >= 0.998
 
 
 def test_fully_sampled_files_are_deterministic_and_use_the_checkpoint_masks(

@@ -5,6 +5,8 @@ seed and the epoch, and its loader records its position in checkpoints (so a run
 checkpoint, even mid-epoch, sees the same data); validation and test masks are fixed per volume
 (seeded from the file name), and test files that carry their own mask are used as stored.
 Under DDP the val/test loaders use ``VolumeSampler`` so each volume's slices stay on one process.
+Workers persist across epochs; on a GPU batches go through pinned memory and, with
+``transform_on_device``, the FFTs run on the batch there (``mri_recon.data.device_transform``).
 """
 
 import os
@@ -16,6 +18,11 @@ import torch
 from fastmri.data.subsample import MaskFunc
 from torch.utils.data import DataLoader, default_collate
 
+from mri_recon.data.device_transform import (
+    KspaceBatchTransform,
+    KspaceSample,
+    KspaceSliceTransform,
+)
 from mri_recon.data.epoch_sampler import EpochSeededDataset, EpochShuffleSampler, ResumableLoader
 from mri_recon.data.fastmri_format import check_challenge, split_dir
 from mri_recon.data.kspace_transform import VarNetSample
@@ -39,11 +46,12 @@ def _distributed() -> bool:
     return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
-def sample_size(sample: UnetSample | VarNetSample) -> tuple[int, ...]:
-    """What must agree within a batch: the image's shape, or the k-space's and the crop size."""
+def sample_size(sample: UnetSample | KspaceSample | VarNetSample) -> tuple[int, ...]:
+    """What must agree within a batch: the image's (or k-space's) shape, and a VarNet sample's
+    crop size."""
     if isinstance(sample, VarNetSample):
         return (*sample.masked_kspace.shape, *sample.crop_size)
-    return tuple(sample.image.shape)
+    return tuple(sample[0].shape)
 
 
 def collate_samples(
@@ -90,6 +98,10 @@ class FastMriDataModule(pl.LightningDataModule):
         test_volume_sample_rate: fraction of test volumes to use.
         use_dataset_cache: cache per-file metadata in the user's cache folder.
         test_split: the split the test loader reads: ``test`` or ``val``.
+        transform_on_device: load k-space and run the FFTs, crop, coil combination and
+            normalisation on the batch on the training device (``KspaceBatchTransform``) instead
+            of in the loader's workers; the same samples (tested), for GPUs the workers cannot
+            keep busy. VarNet samples have no FFTs to move: they are unchanged by it.
         skip_bad_files: leave out unreadable or malformed files, and slices with NaN or
             infinite values, with a warning naming each (counted in the run's summary), instead
             of stopping with an error. A skipped training slice is replaced by the next good one,
@@ -113,6 +125,7 @@ class FastMriDataModule(pl.LightningDataModule):
         test_volume_sample_rate: float | None = None,
         use_dataset_cache: bool = True,
         test_split: str = "test",
+        transform_on_device: bool = False,
         skip_bad_files: bool = False,
     ) -> None:
         super().__init__()
@@ -164,12 +177,15 @@ class FastMriDataModule(pl.LightningDataModule):
         return dataset
 
     def _transform(self, mask_func: MaskFunc, use_seed: bool) -> Callable:
-        """The sample transform of the network being trained (see the class docstring)."""
+        """The sample transform of the network being trained (see the class docstring); with
+        ``transform_on_device`` a U-Net's FFTs wait for the batch on the device."""
+        hp = self.hparams
         module = self.trainer.lightning_module if self.trainer is not None else None
         make = getattr(module, "sample_transform", None)
-        if make is None:
-            return UnetDataTransform(self.hparams.challenge, mask_func=mask_func, use_seed=use_seed)
-        return make(self.hparams.challenge, mask_func, use_seed)
+        if make is not None:
+            return make(hp.challenge, mask_func, use_seed, on_device=hp.transform_on_device)
+        transform_class = KspaceSliceTransform if hp.transform_on_device else UnetDataTransform
+        return transform_class(hp.challenge, mask_func=mask_func, use_seed=use_seed)
 
     def setup(self, stage: str | None = None) -> None:
         """Builds (and validates) the datasets the stage needs; ``None`` builds all of them."""
@@ -189,6 +205,9 @@ class FastMriDataModule(pl.LightningDataModule):
             "batch_size": self.hparams.batch_size,
             "num_workers": self.hparams.num_workers,
             "collate_fn": collate_samples,
+            "pin_memory": self.trainer is not None
+            and self.trainer.strategy.root_device.type == "cuda",
+            "persistent_workers": self.hparams.num_workers > 0,
         }
         if not train:
             sampler = VolumeSampler(dataset) if _distributed() else None
@@ -211,6 +230,12 @@ class FastMriDataModule(pl.LightningDataModule):
         if self.trainer is None:
             return 0
         return self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+
+    def on_after_batch_transfer(self, batch: object, dataloader_idx: int) -> object:
+        """With ``transform_on_device``, turns a k-space batch into U-Net samples where it is."""
+        if isinstance(batch, KspaceSample):
+            return KspaceBatchTransform(self.hparams.challenge)(batch)
+        return batch
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled training slices with a fresh random mask each time."""

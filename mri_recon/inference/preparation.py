@@ -4,8 +4,9 @@ the network needs out, with one set of rules and messages for every command.
 The rules: the challenge is the one given, else the checkpoint's, else the data's (read from the
 first file's k-space rank); all that are known must agree. Mask settings are the options', else
 the checkpoint's (``MaskOptions.resolve``). The device is CUDA when asked for or available
-(``auto``). Errors are ``ValueError``/``FileNotFoundError`` whose one-line message names the
-command-line argument or the file at fault.
+(``auto``), and the network's precision is resolved for that device (``mri_recon.precision``).
+Errors are ``ValueError``/``FileNotFoundError`` whose one-line message names the command-line
+argument or the file at fault.
 """
 
 from collections.abc import Iterable, Iterator
@@ -25,6 +26,7 @@ from mri_recon.inference.volumes import (
     volume_dataset,
 )
 from mri_recon.options import MaskOptions, MaskSettings, RunOptions
+from mri_recon.precision import resolve_precision
 from mri_recon.training.checkpoint import ReconCheckpoint, load_checkpoint
 
 
@@ -74,6 +76,7 @@ class PreparedRun:
         challenge: ``singlecoil`` or ``multicoil``.
         mask: how fully sampled files are undersampled; ``None``: only stored masks.
         device: where the network runs.
+        precision: the network's precision on ``device``, ``bf16`` or ``32`` (resolved).
         checkpoint: the trained network and its settings; ``None`` for the zero-filled baseline.
         options: batch size, device choice, workers and whether to skip bad files.
     """
@@ -85,6 +88,7 @@ class PreparedRun:
     device: torch.device
     checkpoint: ReconCheckpoint | None
     options: RunOptions
+    precision: str = "32"
 
     def dataset(
         self, names: Iterable[str] | None = None, mask: MaskSettings | None = None
@@ -103,7 +107,9 @@ class PreparedRun:
         without a checkpoint the reconstruction is the zero-filled image), or its failure."""
         net = self.checkpoint.net if self.checkpoint is not None else None
         batch_size, workers = self.options.batch_size, self.options.num_workers
-        return reconstruct_volumes(net, dataset, self.device, batch_size, workers, progress)
+        return reconstruct_volumes(
+            net, dataset, self.device, batch_size, workers, progress, self.precision
+        )
 
 
 def prepare_run(
@@ -137,12 +143,14 @@ def prepare_run(
         raise ValueError(f"checkpoint {checkpoint}: trained on {trained_on} data, not {challenge}")
     if in_data != challenge:
         raise ValueError(f"data-path: {data_path} holds {in_data} data, not {challenge}")
+    device = select_device(options.accelerator)
     return PreparedRun(
         data_path=data_path,
         files=files,
         challenge=challenge,
         mask=mask.resolve(recorded),
-        device=select_device(options.accelerator),
+        device=device,
         checkpoint=loaded,
         options=options,
+        precision=resolve_precision(options.precision, device),
     )

@@ -6,6 +6,8 @@ VarNet, with masks seeded per file; test files keep their stored mask), the netw
 un-normalised (``unnormalize``: the U-Net's ``* std + mean``, the VarNet's as it is) and the
 slices are stacked back into volumes. The zero-filled baseline comes along for free: the
 un-normalised, unclipped U-Net input, or the coil combination of the VarNet's masked k-space.
+The network runs in the run's precision (``mri_recon.precision``), on torch's kernels whichever
+layers it was trained with (``inference_net``); its output is float32 either way.
 
 A volume with a bad slice (unreadable, or NaN or infinite values in its k-space, mask or target,
 or in the network's output) fails alone: it comes out as a ``VolumeFailure`` naming the slice, and
@@ -19,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, default_collate
 from tqdm import tqdm
 
@@ -28,7 +30,9 @@ from mri_recon.data.masks import check_mask_widths, create_mask
 from mri_recon.data.slice_dataset import SliceDataset
 from mri_recon.data.transforms import CLAMP, UnetSample
 from mri_recon.data.volume_sampler import volume_indices
+from mri_recon.nn.impl import set_impl
 from mri_recon.options import MaskSettings
+from mri_recon.precision import inference_autocast
 from mri_recon.training.networks import network_output, sample_transform
 
 
@@ -144,16 +148,47 @@ def _stack(slices: dict[int, np.ndarray]) -> np.ndarray:
     return np.stack([slices[i] for i in sorted(slices)]).astype(np.float32)
 
 
-def _run_network(net: nn.Module, batch: Any, device: torch.device) -> torch.Tensor:
-    """The network's un-normalised reconstruction of a batch, (batch, H, W) on the CPU."""
+def inference_net(net: nn.Module, device: torch.device) -> nn.Module:
+    """``net`` ready for the volume loop: on ``device``, in eval mode, and with torch's (aten)
+    kernels in every ``mri_recon.nn`` layer. The from-scratch layers compute the same outputs
+    (tested) more slowly, and inference needs none of their hand-written gradients."""
+    return set_impl(net.to(device).eval(), "aten")
+
+
+def run_network(net: nn.Module, image: Tensor, device: torch.device, precision: str) -> Tensor:
+    """The network on a batch of normalised images, as the volume loop runs it.
+
+    Args:
+        net: the network, from ``inference_net``.
+        image: (batch, H, W) normalised zero-filled images, on the CPU.
+        device: where the network runs.
+        precision: ``bf16`` (autocast) or ``32``.
+
+    Returns:
+        (batch, H, W) float32 output on the CPU, still normalised.
+    """
+    image = image.clamp(-CLAMP, CLAMP).unsqueeze(1).to(device)
+    with torch.inference_mode(), inference_autocast(precision, device):
+        output = net(image)
+    return output.squeeze(1).float().cpu()
+
+
+def run_batch(net: nn.Module, batch: Any, device: torch.device, precision: str) -> Tensor:
+    """The network's un-normalised reconstruction of a batch of U-Net or VarNet samples, as the
+    volume loop runs it: (batch, H, W) float32 on the CPU.
+
+    Args:
+        net: the network, from ``inference_net``.
+        batch: ``UnetSample`` (through ``run_network``) or ``VarNetSample`` batch, on the CPU.
+        device: where the network runs.
+        precision: ``bf16`` (autocast) or ``32``.
+    """
     if isinstance(batch, UnetSample):
-        batch = batch._replace(image=batch.image.clamp(-CLAMP, CLAMP))
-    fields = (f.to(device) if isinstance(f, torch.Tensor) else f for f in batch)
-    try:
-        with torch.inference_mode():
-            return batch.unnormalize(network_output(net, type(batch)(*fields)).float().cpu())
-    except ValueError as error:  # e.g. an image too small for the network's pooling
-        raise ValueError(f"{batch.fname[0]}: {error}") from None
+        return batch.unnormalize(run_network(net, batch.image, device, precision))
+    fields = (field.to(device) if isinstance(field, Tensor) else field for field in batch)
+    with torch.inference_mode(), inference_autocast(precision, device):
+        output = network_output(net, type(batch)(*fields))
+    return output.float().cpu()
 
 
 def volume_batches(volumes: dict[str, list[int]], batch_size: int) -> list[list[int]]:
@@ -173,6 +208,7 @@ def reconstruct_volumes(
     batch_size: int = 8,
     num_workers: int = 0,
     progress: bool = True,
+    precision: str = "32",
 ) -> Iterator[VolumeResult | VolumeFailure]:
     """Yields each volume of ``dataset`` as soon as its last slice is done.
 
@@ -184,13 +220,15 @@ def reconstruct_volumes(
         batch_size: the most slices per forward pass (a batch never spans two volumes).
         num_workers: DataLoader worker processes reading and transforming slices.
         progress: show a progress bar over slices.
+        precision: the network's precision, ``bf16`` or ``32`` (resolved, see
+            ``mri_recon.precision``).
 
     Yields:
         A ``VolumeResult`` per volume, or a ``VolumeFailure`` for a volume with a bad slice
         (unreadable, or NaN or infinite values in its input or in the network's output).
     """
     if net is not None:
-        net = net.to(device).eval()
+        net = inference_net(net, device)
     indices = volume_indices(dataset)
     loader = DataLoader(
         _SlicesOrFailures(dataset),
@@ -209,7 +247,8 @@ def reconstruct_volumes(
             else:
                 fname, count = batch.fname[0], len(batch.fname)
                 if fname not in failed:
-                    _collect(net, batch, device, volumes.setdefault(fname, ({}, {})), failed)
+                    volume = volumes.setdefault(fname, ({}, {}))
+                    _collect(net, batch, device, precision, volume, failed)
             remaining[fname] -= count
             bar.update(count)
             if remaining[fname] == 0:
@@ -225,13 +264,19 @@ def _collect(
     net: nn.Module | None,
     batch: Any,
     device: torch.device,
+    precision: str,
     volume: tuple[dict[int, np.ndarray], dict[int, np.ndarray]],
     failed: dict[str, str],
 ) -> None:
     """Adds a batch's reconstructions and zero-filled images to its volume's slices, or marks
     the volume failed when the network's output is not finite."""
     zero_filled = batch.zero_filled()
-    output = zero_filled if net is None else _run_network(net, batch, device)
+    output = zero_filled
+    if net is not None:
+        try:
+            output = run_batch(net, batch, device, precision)
+        except ValueError as error:  # e.g. an image too small for the network's pooling
+            raise ValueError(f"{batch.fname[0]}: {error}") from None
     finite = torch.isfinite(output).flatten(1).all(dim=1)
     for i, slice_num in enumerate(batch.slice_num.tolist()):
         if not finite[i]:

@@ -3,8 +3,10 @@
 Every layer of :mod:`mri_recon.nn`, and the models built from them, takes an ``impl`` argument:
 ``"scratch"`` (the default) runs this package's functional forms, ``"aten"`` runs the
 ``torch.nn.functional`` kernel on the same parameters and buffers, as a reference and a fast
-fallback. Both give the same result.
+fallback. Both give the same result, so a trained network may switch (``set_impl``).
 """
+
+from torch import nn
 
 IMPLS = ("scratch", "aten")
 
@@ -20,3 +22,16 @@ def check_impl(impl: str, name: str = "impl", owner: str | None = None) -> None:
     if impl not in IMPLS:
         where = f"{owner}: " if owner else ""
         raise ValueError(f"{where}{name} must be one of {IMPLS}, got {impl!r}")
+
+
+def set_impl(module: nn.Module, impl: str) -> nn.Module:
+    """Switches every layer of ``module`` that has an ``impl`` to ``impl``, in place.
+
+    The parameters and buffers stay as they are: the same network, another kernel (for example
+    torch's at inference, where ours buys nothing). Returns ``module``.
+    """
+    check_impl(impl)
+    for layer in module.modules():
+        if isinstance(getattr(layer, "impl", None), str) and layer.impl in IMPLS:
+            layer.impl = impl
+    return module

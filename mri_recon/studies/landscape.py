@@ -213,7 +213,9 @@ def loss_line(probe: LineProbe, iterations: int, points: int) -> Line:
             f"checkpoint: the loss curves down along the gradient (curvature {curvature:.3g}), "
             "so the weights are not near a minimum"
         )
-    lrs = torch.linspace(-1 / curvature, 3 / curvature, points).tolist()
+    # In double precision, from -1 to 3 in units of 1/c: with points = 4k + 1 the line passes
+    # exactly through the weights (step size 0), whatever c is.
+    lrs = [(-1 + 4 * i / (points - 1)) / curvature for i in range(points)]
     losses = [probe.loss(-lr * grad) for lr in tqdm(lrs, desc="loss along the line", leave=False)]
     model = [loss0 - lr * grad_sq + lr**2 / 2 * curvature * grad_sq for lr in lrs]
     best = min(range(points), key=losses.__getitem__)

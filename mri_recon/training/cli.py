@@ -1,17 +1,20 @@
 """``mri-recon fit|validate|test``: Lightning's CLI over ``ReconModule`` and ``FastMriDataModule``.
 
 Every default lives in a constructor signature (the modules', the Trainer's, the callbacks');
-configs in ``configs/`` set what a recipe changes, and ``--config NAME`` reads a bundled recipe
-by name (``mri_recon.recipes``). Two callbacks are part of the parser: the checkpoint callback
-(``--checkpoint.*``, ``RunCheckpoint``), preset to keep the best model by ``val/ssim`` (chosen
-after validations, so a name carries its own weights' score) and ``last.ckpt`` in
+configs in ``configs/`` set what a recipe changes, and ``--config NAME`` reads a bundled recipe by
+name (``mri_recon.recipes``). Three callbacks are part of the parser: the checkpoint callback
+(``--checkpoint.*``, ``RunCheckpoint``), preset to keep the best model by ``val/ssim`` (chosen after
+validations, so a name carries its own weights' score) and ``last.ckpt`` in
 ``<default_root_dir>/checkpoints``, written periodically with ``--checkpoint.every_n_train_steps``
-or ``--checkpoint.train_time_interval``; and the validation images (``--val_images.num_images``).
-Three more always run: the non-finite guard, the summary of skipped data and the removal of a
-failed run's empty log folder.
+or ``--checkpoint.train_time_interval``; the validation images (``--val_images.num_images``); and
+the CPU thread count fitted to the machine's load (``--threads.enabled``,
+``--threads.max_threads``). Three more always run: the non-finite guard, the summary of skipped data
+and the removal of a failed run's empty log folder.
 
 Every ``--ckpt_path`` is checked before Lightning reads it (``weights_only``, one-line errors);
-``validate`` and ``test`` build the network the checkpoint records.
+``validate`` and ``test`` build the network the checkpoint records. A run that sets no
+``--trainer.precision`` (the bundled recipes set none) gets the fast correct one for its hardware:
+``bf16-mixed`` where bf16 is fast, else ``32-true`` (``mri_recon.precision``).
 """
 
 import os
@@ -24,6 +27,7 @@ from jsonargparse import Namespace
 from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
 
 from mri_recon.data.datamodule import FastMriDataModule
+from mri_recon.precision import training_precision
 from mri_recon.recipes import resolve_config_arguments
 from mri_recon.training.callbacks import RemoveEmptyLogs, SkippedDataSummary, ValidationImages
 from mri_recon.training.checkpoint import check_lightning_checkpoint
@@ -31,6 +35,7 @@ from mri_recon.training.guard import NonFiniteGuard
 from mri_recon.training.module import ReconModule
 from mri_recon.training.networks import network_class
 from mri_recon.training.run_checkpoint import RunCheckpoint
+from mri_recon.training.thread_tuning import ThreadTuning
 
 CHECKPOINT_DEFAULTS = {
     "checkpoint.monitor": "val/ssim",
@@ -50,8 +55,8 @@ def _same_network(net: Namespace | None, network: str, arguments: dict[str, Any]
 
 
 class ReconCLI(LightningCLI):
-    """LightningCLI with the best-``val/ssim`` checkpoint callback, validation images, bundled
-    recipes by name and no ``predict``."""
+    """LightningCLI with the best-``val/ssim`` checkpoint callback, validation images, thread
+    tuning, bundled recipes by name and no ``predict``."""
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
@@ -65,6 +70,7 @@ class ReconCLI(LightningCLI):
         parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
         parser.set_defaults(CHECKPOINT_DEFAULTS)
         parser.add_lightning_class_args(ValidationImages, "val_images")
+        parser.add_lightning_class_args(ThreadTuning, "threads")
 
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         """Parses ``args`` (``sys.argv`` when ``None``), reading ``--config NAME`` of a bundled
@@ -110,9 +116,12 @@ class ReconCLI(LightningCLI):
         return section
 
     def before_instantiate_classes(self) -> None:
-        """Sets the checkpoint folder (``_checkpoint_dir``)."""
+        """Sets the checkpoint folder (``_checkpoint_dir``); an unset ``trainer.precision`` becomes
+        the hardware's (``training_precision``)."""
         config = self.config[self.subcommand] if self.subcommand else self.config
         config.checkpoint.dirpath = self._checkpoint_dir(config)
+        if config.trainer.precision is None:
+            config.trainer.precision = training_precision(config.trainer.accelerator)
 
     def before_fit(self) -> None:
         """Refuses to resume a checkpoint of another network (one line, not Lightning's

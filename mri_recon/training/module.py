@@ -104,10 +104,11 @@ class ReconModule(pl.LightningModule):
             ) from None
 
     def sample_transform(
-        self, challenge: str, mask_func: MaskFunc | None, use_seed: bool
+        self, challenge: str, mask_func: MaskFunc | None, use_seed: bool, on_device: bool = False
     ) -> UnetDataTransform | VarNetDataTransform:
-        """The transform making the samples the network takes (``FastMriDataModule`` asks)."""
-        return sample_transform(self.net, challenge, mask_func, use_seed)
+        """The transform making the samples the network takes (``FastMriDataModule`` asks; see
+        ``mri_recon.training.networks.sample_transform``)."""
+        return sample_transform(self.net, challenge, mask_func, use_seed, on_device=on_device)
 
     def forward(self, batch: Sample) -> Tensor:
         """Reconstructs a batch, (batch, H, W) in the scale of ``batch.target``: normalised

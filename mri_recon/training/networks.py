@@ -12,6 +12,7 @@ from typing import Any
 from fastmri.data.subsample import MaskFunc
 from torch import Tensor, nn
 
+from mri_recon.data.device_transform import KspaceSliceTransform
 from mri_recon.data.kspace_transform import VarNetDataTransform, VarNetSample
 from mri_recon.data.transforms import CLAMP, UnetDataTransform
 from mri_recon.models import Unet, VarNet
@@ -42,6 +43,7 @@ def sample_transform(
     mask_func: MaskFunc | None,
     use_seed: bool,
     clamp: float | None = CLAMP,
+    on_device: bool = False,
 ) -> UnetDataTransform | VarNetDataTransform:
     """The transform making the samples ``net`` takes (U-Net samples for ``None``).
 
@@ -51,10 +53,13 @@ def sample_transform(
         mask_func: draws the undersampling masks; ``None`` uses the k-space as stored.
         use_seed: masks seeded per file (validation, test, inference) or fresh (training).
         clamp: the U-Net transform's clipping of normalised images (``None``: none).
+        on_device: the U-Net's FFTs left to the batch on the device (``KspaceSliceTransform``,
+            see ``FastMriDataModule(transform_on_device=True)``); the VarNet's transform has none.
     """
     if isinstance(net, VarNet):
         return VarNetDataTransform(challenge, mask_func=mask_func, use_seed=use_seed)
-    return UnetDataTransform(challenge, mask_func=mask_func, use_seed=use_seed, clamp=clamp)
+    transform_class = KspaceSliceTransform if on_device else UnetDataTransform
+    return transform_class(challenge, mask_func=mask_func, use_seed=use_seed, clamp=clamp)
 
 
 def network_output(net: nn.Module, batch: Any) -> Tensor:

@@ -172,3 +172,21 @@ def test_bf16_autocast_module_output_dtype():
 def test_constructor_errors(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+def test_set_impl_switches_a_trained_network_to_the_same_outputs() -> None:
+    from mri_recon.models import Unet
+    from mri_recon.nn.impl import set_impl
+
+    torch.manual_seed(0)
+    net = Unet(1, 1, chans=4, num_pool_layers=2).eval()
+    x = torch.randn(2, 1, 24, 20)
+    with torch.no_grad():
+        scratch = net(x)
+        assert set_impl(net, "aten") is net
+        aten = net(x)
+    layers = [m for m in net.modules() if hasattr(m, "impl")]
+    assert layers and all(m.impl == "aten" for m in layers)
+    torch.testing.assert_close(aten, scratch, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="impl must be one of"):
+        set_impl(net, "cuda")

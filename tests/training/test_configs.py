@@ -8,6 +8,7 @@ from torch.optim.lr_scheduler import StepLR
 
 from mri_recon.models import Unet, VarNet
 from mri_recon.optim import Adam
+from mri_recon.precision import training_precision
 from mri_recon.training.cli import cli_main
 from tests.training.conftest import CONFIGS, fit_args, run_cli
 
@@ -43,6 +44,8 @@ def test_fast_dev_run(config: str, tmp_path: Path, request: pytest.FixtureReques
         assert name in metrics and torch.isfinite(metrics[name]), name
     assert 0 < metrics["val/ssim"] <= 1
     assert cli.trainer.global_step == 1
+    # No recipe sets a precision: each trains in the hardware's (bf16-mixed where bf16 is fast).
+    assert cli.trainer.precision == training_precision("cpu")
 
 
 # fastMRI's recipes: network class, parameters, loss, Adam's learning rate (then StepLR(40, 0.1),

@@ -1,0 +1,117 @@
+"""``mri-recon benchmark``: the product's own paths against the fastMRI reference, side by side.
+
+Training steps as ``ReconModule`` runs them for each bundled recipe, ``reconstruct``'s network
+call, the data loader on fastMRI-sized multicoil files, scratch against aten layers, and (with
+``--contention``) the demo recipe's step with a competing torch job the command starts itself.
+Each pair is timed alternately, call by call, in one process; the table gives medians per slice
+and the median of the per-pair ratios, ``--json PATH`` everything (``mri_recon.benchmark.suite``).
+Recorded figures and the targets: docs/benchmarks.md.
+"""
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mri_recon.benchmark.timing import Comparison
+
+SECTIONS = ("train", "inference", "data", "layers", "contention")
+DEFAULT_SECTIONS = ("train", "inference", "data", "layers")
+HEADLINES = (
+    "train_speedup_vs_fastmri",
+    "inference_speedup_vs_fastmri",
+    "data_speedup_vs_fastmri",
+    "contention_slowdown",
+    "train_gflops_achieved",
+    "gemm_peak_gflops",
+    "gemm_fraction",
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds ``benchmark`` and its options."""
+    parser = subparsers.add_parser(
+        "benchmark",
+        help="time training, inference and data loading against the fastMRI reference",
+        description="Time the product's training step (per bundled recipe), reconstruct's "
+        "network call and the data loader against fastMRI's, alternating call by call.",
+    )
+    parser.add_argument("--quick", action="store_true", help="3 repeats, half-size networks")
+    parser.add_argument("--repeats", type=int, help="timed calls per side (default 5, quick 3)")
+    parser.add_argument(
+        "--contention",
+        action="store_true",
+        help="also time the demo recipe's step with a competing torch job (started here)",
+    )
+    parser.add_argument(
+        "--contention-steps", type=int, help="steps timed alone and busy (default 12, quick 6)"
+    )
+    parser.add_argument("--only", choices=SECTIONS, action="append", help="sections to run")
+    parser.add_argument(
+        "--data-path", type=Path, help="fastMRI data folder (multicoil_train/) for the data timing"
+    )
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    parser.add_argument("--shrink", type=int, help="divide every image and k-space size by N")
+    parser.add_argument("--json", type=Path, help="write the figures and settings to PATH")
+    parser.set_defaults(run=run)
+
+
+def format_table(rows: list["Comparison"]) -> str:
+    """The comparisons as an aligned table: per slice, A, B and B / A."""
+    header = ("section", "case", "A", "A ms/slice", "B", "B ms/slice", "B / A")
+    cells = [
+        (
+            row.section,
+            row.case,
+            row.labels[0],
+            f"{row.ours_ms:.1f}",
+            row.labels[1],
+            f"{row.reference_ms:.1f}",
+            f"{row.settings.get('slowdown', row.ratio):.2f}",
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
+    numeric = {3, 5, 6}
+    return "\n".join(
+        "  ".join(
+            v.rjust(w) if i in numeric else v.ljust(w) for i, (v, w) in enumerate(zip(line, widths))
+        ).rstrip()
+        for line in [header, *cells]
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the benchmark, prints the table and the headline figures, writes the JSON."""
+    for name in ("repeats", "shrink", "contention_steps"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise ValueError(f"{name.replace('_', '-')} must be >= 1")
+    import torch
+
+    from mri_recon.benchmark.suite import Settings, run_suite
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    sections = tuple(args.only or DEFAULT_SECTIONS)
+    if args.contention and "contention" not in sections:
+        sections += ("contention",)
+    settings = Settings(
+        repeats=args.repeats or (3 if args.quick else 5),
+        shrink=args.shrink or (2 if args.quick else 1),
+        data_shrink=args.shrink or 1,
+        data_files=1 if args.quick else 2,
+        data_slices=4 if args.quick else 8,
+        contention_steps=args.contention_steps or (6 if args.quick else 12),
+        sections=sections,
+        data_path=args.data_path,
+        quick=args.quick,
+    )
+    rows, summary = run_suite(settings, progress=lambda text: print(text, flush=True))
+    print(format_table(rows))
+    for key in HEADLINES:
+        if key in summary:
+            print(f"{key}: {summary[key]:.3f}")
+    if args.json is not None:
+        args.json.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    return 0

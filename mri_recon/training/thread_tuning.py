@@ -1,0 +1,147 @@
+"""Fitting torch's CPU thread count to what the machine gives this process, while training.
+
+On a quiet machine every core helps a training step. On a shared one each of torch's parallel
+regions ends only when all of its threads have run, so a thread the scheduler has put aside
+(another job holds its core) stalls the whole region; a step runs hundreds of regions, and with a
+second job doing matrix products the step can take many times its quiet time, for torch's own
+kernels and more for this project's (measured in docs/benchmarks.md). Fewer threads than cores
+then run faster than all of them.
+
+``ThreadTuner`` measures the steps and keeps the thread count that runs them fastest: from time to
+time it tries the neighbouring counts (half, double) for a few steps and keeps whichever was
+faster, and at once when the step time jumps (fewer threads) or drops (more): the load changed. A
+probe that loses doubles the time until the next one, and one whose first step is far slower
+ends there, so on a steady machine probing costs next to nothing.
+``ThreadTuning`` runs it around Lightning's training steps on the CPU (``--threads.*``).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import deque
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback
+
+# A step this much slower (or faster) than at the last decision means the load changed: re-probe.
+LOAD_CHANGE = 1.5
+# A probed count must be this much faster to replace the current one (noise guard).
+MIN_GAIN = 0.93
+# A probe whose first step takes this many times the current median ends after that step.
+ABANDON = 2.0
+
+
+class ThreadTuner:
+    """Picks torch's intra-op thread count from measured step times.
+
+    Args:
+        max_threads: the most threads to use (default: torch's count when created).
+        window: steps timed per count before comparing (their median is compared).
+        period: steps between routine probes, doubled after each probe that loses.
+        max_period: the longest time between routine probes, in steps.
+    """
+
+    def __init__(
+        self,
+        max_threads: int | None = None,
+        window: int = 3,
+        period: int = 32,
+        max_period: int = 512,
+    ) -> None:
+        if window < 1 or period < 1 or max_period < period:
+            raise ValueError("window and period must be >= 1, max_period >= period")
+        self.max_threads = max_threads or torch.get_num_threads()
+        self.window, self.base_period, self.max_period = window, period, max_period
+        # The first decision comes after the first window: the load at the start is unknown.
+        self.period, self.since_decision, self.fewer_next = period, period, True
+        self.reference: float | None = None  # median step time at the last decision
+        self.previous: int | None = None  # the count a probe started from
+        self.recent: dict[int, deque[float]] = {}
+        self.threads = 0
+        self._set(min(torch.get_num_threads(), self.max_threads))
+
+    def _median(self, threads: int) -> float | None:
+        times = self.recent[threads]
+        return statistics.median(times) if len(times) == self.window else None
+
+    def _set(self, threads: int, fresh: bool = True) -> None:
+        self.threads = threads
+        if fresh or threads not in self.recent:
+            self.recent[threads] = deque(maxlen=self.window)
+        torch.set_num_threads(threads)
+
+    def _candidate(self, slower: bool | None = None) -> int | None:
+        """The count to probe next: fewer threads when steps got slower (more load), more when
+        they got faster, and in turn half and double the current count for a routine probe."""
+        fewer, more = self.threads // 2, self.threads * 2
+        if slower is None:
+            slower, self.fewer_next = self.fewer_next, not self.fewer_next
+        if slower:
+            return fewer if fewer >= 1 else None
+        return more if more <= self.max_threads else None
+
+    def record(self, seconds: float) -> None:
+        """Takes the duration of the step just run at ``self.threads`` threads."""
+        self.recent[self.threads].append(seconds)
+        if self.previous is not None and len(self.recent[self.threads]) == 1:
+            before = self._median(self.previous)
+            if before is not None and seconds > ABANDON * before:  # clearly worse: stop here
+                self.recent[self.threads].extend([seconds] * (self.window - 1))
+        now = self._median(self.threads)
+        if now is None:
+            return
+        if self.previous is not None:  # a probe has run its window: keep the faster count
+            before = self._median(self.previous)
+            if before is not None and now > MIN_GAIN * before:
+                self._set(self.previous, fresh=False)
+                self.period, now = min(2 * self.period, self.max_period), before
+            else:
+                self.period = self.base_period
+            self.previous, self.reference, self.since_decision = None, now, 0
+            return
+        self.since_decision += 1
+        if self.reference is None:
+            self.reference = now
+        changed = not 1 / LOAD_CHANGE < now / self.reference < LOAD_CHANGE
+        if changed:
+            self.period = self.base_period
+        if changed or self.since_decision >= self.period:
+            candidate = self._candidate(now > self.reference if changed else None)
+            if candidate is None:
+                self.reference, self.since_decision = now, 0
+            if candidate is not None:
+                self.previous = self.threads
+                self._set(candidate)
+
+
+class ThreadTuning(Callback):
+    """Runs a :class:`ThreadTuner` around every training step on the CPU.
+
+    Args:
+        enabled: tune the thread count (``False``: torch's count throughout).
+        max_threads: the most threads to use (default: torch's count at the start of training).
+    """
+
+    def __init__(self, enabled: bool = True, max_threads: int | None = None) -> None:
+        self.enabled, self.max_threads = enabled, max_threads
+        self.tuner: ThreadTuner | None = None
+        self._start, self._threads_before = 0.0, 0
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.enabled and pl_module.device.type == "cpu":
+            self._threads_before = torch.get_num_threads()
+            self.tuner = ThreadTuner(self.max_threads)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if self.tuner is not None:
+            self.tuner.record(time.perf_counter() - self._start)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.tuner is not None:
+            torch.set_num_threads(self._threads_before)
+            self.tuner = None

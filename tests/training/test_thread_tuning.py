@@ -1,0 +1,78 @@
+"""ThreadTuner keeps the thread count that runs steps fastest, and follows changes of load."""
+
+import pytest
+import torch
+
+from mri_recon.training.thread_tuning import ThreadTuner, ThreadTuning
+
+
+@pytest.fixture(autouse=True)
+def keep_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def run(tuner: ThreadTuner, step_time: dict[int, float], steps: int) -> list[int]:
+    """Feeds ``steps`` steps whose duration depends on the thread count; the counts used."""
+    used = []
+    for _ in range(steps):
+        used.append(tuner.threads)
+        tuner.record(step_time[tuner.threads])
+        assert torch.get_num_threads() == tuner.threads
+    return used
+
+
+def test_quiet_machine_keeps_every_thread_and_probes_ever_less() -> None:
+    torch.set_num_threads(2)
+    tuner = ThreadTuner(max_threads=2, window=3, period=8, max_period=64)
+    used = run(tuner, {2: 1.0, 1: 1.8}, 400)
+    assert used[-60:].count(2) >= 60 - 3  # at most one probe window in the last 60 steps
+    # Each losing probe doubles the period (8, 16, 32, then 64): 8 probes in 400 steps, the
+    # last one cut short.
+    assert used.count(1) <= 3 * 8
+    assert tuner.period == 64
+
+
+def test_busy_machine_drops_to_one_thread_and_returns_when_it_is_quiet() -> None:
+    torch.set_num_threads(2)
+    tuner = ThreadTuner(max_threads=2, window=3, period=8, max_period=64)
+    run(tuner, {2: 1.0, 1: 1.8}, 20)
+    busy = run(tuner, {2: 20.0, 1: 2.5}, 20)  # a second job arrives: two threads stall
+    assert busy[:2] == [2, 2] and busy[2:5] == [1, 1, 1]  # the jump: fewer threads at once
+    assert busy[5:].count(2) <= 1 and tuner.threads == 1  # a routine probe ends after one step
+    quiet = run(tuner, {2: 1.0, 1: 1.8}, 40)  # it leaves: a routine probe finds two faster
+    back = quiet.index(2)
+    assert back <= 2 * 16 and quiet[back : back + 8] == [2] * 8
+
+
+def test_a_far_slower_probe_ends_after_one_step() -> None:
+    torch.set_num_threads(2)
+    tuner = ThreadTuner(max_threads=2, window=3, period=8)
+    used = run(tuner, {2: 1.0, 1: 5.0}, 12)
+    assert used[3:5] == [1, 2]  # the first probe: one step at one thread, not three
+
+
+def test_more_cores_probe_half_and_double() -> None:
+    torch.set_num_threads(4)
+    tuner = ThreadTuner(max_threads=4, window=2, period=4)
+    used = run(tuner, {4: 3.0, 2: 1.0, 1: 2.0}, 60)
+    assert used[-1] == 2 and set(used) == {1, 2, 4}
+
+
+def test_arguments_are_checked() -> None:
+    with pytest.raises(ValueError, match="window"):
+        ThreadTuner(window=0)
+
+
+def test_callback_restores_the_thread_count(small_multicoil, tmp_path) -> None:
+    from tests.training.conftest import fit_args, run_cli
+
+    before = torch.get_num_threads()
+    args = ("--trainer.max_steps", "4", "--trainer.limit_val_batches", "0")
+    cli = run_cli(
+        *fit_args("demo", small_multicoil, tmp_path, "--model.net.init_args.chans", "4", *args)
+    )
+    tuning = [c for c in cli.trainer.callbacks if isinstance(c, ThreadTuning)]
+    assert len(tuning) == 1 and tuning[0].enabled and tuning[0].tuner is None
+    assert torch.get_num_threads() == before
