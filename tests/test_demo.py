@@ -33,6 +33,7 @@ def unet_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoResul
 def test_demo_writes_everything_and_reuses_a_finished_run(unet_demo: tuple[Path, DemoResult]):
     out, result = unet_demo
     assert (out / "checkpoints" / "last.ckpt").is_file() and result.checkpoint.is_file()
+    assert result.checkpoint.name.startswith("epoch000-ssim")  # the best, not last.ckpt
     test_files = sorted(p.name for p in (out / "data" / "multicoil_test").glob("*.h5"))
     assert sorted(p.name for p in result.reconstructions.glob("*.h5")) == test_files
     with h5py.File(result.reconstructions / test_files[0], "r") as hf:

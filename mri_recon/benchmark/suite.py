@@ -157,11 +157,12 @@ def _layers(settings: Settings, case: steps.TrainCase) -> list[Comparison]:
 
 def _contention(settings: Settings, case: steps.TrainCase) -> list[Comparison]:
     """The demo recipe's step alone (A) and with a competitor (B); then, in a full run, the same
-    without thread tuning (the cause) and with aten layers."""
-    aten = {"conv_impl": "aten", "norm_impl": "aten"}
+    without thread tuning (the cause) and with the other layers (scratch for aten, or aten)."""
+    other = "scratch" if case.net.get("conv_impl", "scratch") == "aten" else "aten"
     variants = [("as the recipe trains", {}, True)]
     if not settings.quick:
-        variants += [("threads not tuned", {}, False), ("aten layers", aten, True)]
+        other_layers = {"conv_impl": other, "norm_impl": other}
+        variants += [("threads not tuned", {}, False), (f"{other} layers", other_layers, True)]
     rows = []
     for name, overrides, tune in variants:
         step = steps.train_step(case, **overrides)

@@ -103,8 +103,8 @@ def best_checkpoint(last: Path) -> Path:
     import torch
 
     state = torch.load(last, map_location="cpu", weights_only=True)
-    for key, callback in state.get("callbacks", {}).items():
-        if key.startswith("ModelCheckpoint") and callback.get("best_model_path"):
+    for callback in state.get("callbacks", {}).values():  # the checkpoint callback's state
+        if callback.get("best_model_path"):
             best = last.parent / Path(callback["best_model_path"]).name
             if best.is_file():
                 return best

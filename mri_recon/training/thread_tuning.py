@@ -119,6 +119,10 @@ class ThreadTuner:
 class ThreadTuning(Callback):
     """Runs a :class:`ThreadTuner` around every training step on the CPU.
 
+    A deterministic run (``--trainer.deterministic true``, as the fastMRI recipes are) keeps
+    torch's thread count: CPU kernels split their sums by thread, so another count rounds
+    differently, and such a run promises the same weights every time (and after a resume).
+
     Args:
         enabled: tune the thread count (``False``: torch's count throughout).
         max_threads: the most threads to use (default: torch's count at the start of training).
@@ -130,7 +134,8 @@ class ThreadTuning(Callback):
         self._start, self._threads_before = 0.0, 0
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.enabled and pl_module.device.type == "cpu":
+        deterministic = torch.are_deterministic_algorithms_enabled()
+        if self.enabled and pl_module.device.type == "cpu" and not deterministic:
             self._threads_before = torch.get_num_threads()
             self.tuner = ThreadTuner(self.max_threads)
 

@@ -76,3 +76,18 @@ def test_callback_restores_the_thread_count(small_multicoil, tmp_path) -> None:
     tuning = [c for c in cli.trainer.callbacks if isinstance(c, ThreadTuning)]
     assert len(tuning) == 1 and tuning[0].enabled and tuning[0].tuner is None
     assert torch.get_num_threads() == before
+
+
+def test_a_deterministic_run_keeps_the_thread_count() -> None:
+    from mri_recon.training.module import ReconModule
+
+    module = ReconModule()  # on the CPU
+    before = torch.are_deterministic_algorithms_enabled()
+    try:
+        for deterministic in (False, True):
+            torch.use_deterministic_algorithms(deterministic)
+            callback = ThreadTuning()
+            callback.on_train_start(None, module)
+            assert (callback.tuner is None) == deterministic
+    finally:
+        torch.use_deterministic_algorithms(before)
