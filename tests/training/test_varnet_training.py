@@ -113,15 +113,7 @@ def test_evaluate_checkpoint_scores_the_varnet_as_reconstruct_writes_it(
 
 def test_resume_continues_the_varnet_run(tmp_path: Path, small_multicoil: Path):
     """2 epochs straight equal 1 epoch, stop, resume from last.ckpt, 1 more epoch."""
-    common = (
-        *TINY,
-        "--trainer.limit_train_batches",
-        "3",
-        "--trainer.limit_val_batches",
-        "2",
-        "--threads.enabled",
-        "false",
-    )  # thread counts change float sums: fixed here
+    common = (*TINY, "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2")
     run_cli(*fit_args("varnet_demo", small_multicoil, tmp_path / "straight", *common,
                       "--trainer.max_epochs", "2"))  # fmt: skip
     split = tmp_path / "split"
