@@ -128,7 +128,8 @@ def test_resume_continues_the_varnet_run(tmp_path: Path, small_multicoil: Path):
 
 def test_bf16_mixed_trains_without_nan(tmp_path: Path, small_multicoil: Path):
     cli = run_cli(*fit_args("varnet_demo", small_multicoil, tmp_path, *TINY,
-                            "--trainer.precision", "bf16-mixed", "--trainer.max_steps", "2",
+                            "--trainer.precision", "bf16-mixed", "--trainer.max_epochs", "1",
+                            "--trainer.limit_train_batches", "2",
                             "--trainer.limit_val_batches", "2"))  # fmt: skip
     assert cli.trainer.global_step == 2
     for name in ("train/loss", "val/loss", "val/ssim"):
