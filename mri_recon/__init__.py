@@ -9,9 +9,9 @@
 - ``options``: command-line options generated from dataclasses; ``recipes``: the bundled configs.
 - ``report``: the one report system; ``evaluation``: fastMRI's folder evaluation; ``metrics``:
   NMSE / PSNR / SSIM; ``figures``, ``nifti``: pictures and NIfTI output.
-- ``training``: the LightningModule, CLI, self-describing checkpoints, per-volume metrics,
-  callbacks (checkpointing, the non-finite guard).
-- ``models``: fastMRI's U-Net on this project's layers; ``data``: datasets, file and value
-  checks, masks, transforms, loaders, samplers, atomic I/O.
+- ``training``: the LightningModule (either network: ``training.networks``), CLI,
+  self-describing checkpoints, per-volume metrics, callbacks (checkpointing, the non-finite guard).
+- ``models``: fastMRI's U-Net and End-to-end VarNet on this project's layers; ``data``: datasets,
+  file and value checks, masks, transforms (image and k-space), loaders, samplers, atomic I/O.
 - ``nn``, ``optim``: the from-scratch layers and optimizers (they depend on torch alone).
 """

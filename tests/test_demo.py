@@ -1,6 +1,7 @@
 """``mri-recon demo`` end to end, on a small dataset and a one-epoch training (the real steps)."""
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -8,18 +9,29 @@ import h5py
 import pytest
 from PIL import Image
 
-from mri_recon.commands.demo import run_demo, summary_text
+from mri_recon.commands.demo import DemoResult, run_demo, summary_text
 from tests.conftest import SMALL_MULTICOIL
 
 SHRINK = ("--model.net.init_args.chans", "4", "--trainer.max_epochs", "1",
           "--data.num_workers", "0", "--trainer.enable_progress_bar", "false")  # fmt: skip
 
 
+VARNET_SHRINK = (*SHRINK, "--model.net.init_args.num_cascades", "2",
+                 "--model.net.init_args.sens_chans", "4", "--model.net.init_args.pools", "2",
+                 "--model.net.init_args.sens_pools", "2")  # fmt: skip
+CONFIG = replace(SMALL_MULTICOIL, num_volumes=8, val_fraction=0.25, test_fraction=0.25)
+
+
+@pytest.fixture(scope="module")
+def unet_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoResult]:
+    """The U-Net demo, shrunk, on a small dataset: its output folder and result."""
+    out = tmp_path_factory.mktemp("demo") / "out"
+    return out, run_demo(out, data_config=CONFIG, fit_overrides=SHRINK)
+
+
 @pytest.mark.slow
-def test_demo_writes_everything_and_reuses_a_finished_run(tmp_path: Path):
-    config = replace(SMALL_MULTICOIL, num_volumes=8, val_fraction=0.25, test_fraction=0.25)
-    result = run_demo(tmp_path / "out", data_config=config, fit_overrides=SHRINK)
-    out = tmp_path / "out"
+def test_demo_writes_everything_and_reuses_a_finished_run(unet_demo: tuple[Path, DemoResult]):
+    out, result = unet_demo
     assert (out / "checkpoints" / "last.ckpt").is_file() and result.checkpoint.is_file()
     assert result.checkpoint.name.startswith("epoch000-ssim")  # the best, not last.ckpt
     test_files = sorted(p.name for p in (out / "data" / "multicoil_test").glob("*.h5"))
@@ -37,6 +49,29 @@ def test_demo_writes_everything_and_reuses_a_finished_run(tmp_path: Path):
     text = summary_text(result)
     assert "zero-filled" in text and "U-Net" in text and "8x" in text
     stamp = (out / "checkpoints" / "last.ckpt").stat().st_mtime_ns
-    again = run_demo(out, data_config=config, fit_overrides=SHRINK)
+    again = run_demo(out, data_config=CONFIG, fit_overrides=SHRINK)
     assert (out / "checkpoints" / "last.ckpt").stat().st_mtime_ns == stamp  # not retrained
     assert again.report.volumes == result.report.volumes
+
+
+@pytest.mark.slow
+def test_varnet_demo_puts_zero_filled_unet_and_varnet_side_by_side(
+    unet_demo: tuple[Path, DemoResult],
+):
+    out, unet = unet_demo
+    result = run_demo(out, data_config=CONFIG, fit_overrides=VARNET_SHRINK, model="varnet")
+    assert result.checkpoint.parent == out / "varnet" / "checkpoints"
+    test_files = sorted(p.name for p in (out / "data" / "multicoil_test").glob("*.h5"))
+    assert result.reconstructions == out / "varnet" / "reconstructions"
+    assert sorted(p.name for p in result.reconstructions.glob("*.h5")) == test_files
+    report = json.loads(result.report_path.read_text())
+    assert result.report_path == out / "varnet" / "report.json"
+    for volume, unet_volume in zip(report["volumes"], unet.report.volumes):
+        assert set(volume["scores"]) == {"zero-filled", "U-Net", "VarNet"}
+        assert volume["scores"]["U-Net"] == unet_volume.scores["U-Net"]  # the U-Net demo's
+    text = summary_text(result)
+    assert all(re.search(rf"{a}x +{m}", text) for a in (4, 8) for m in ("U-Net", "VarNet"))
+    (figure, *_) = sorted(result.figures.glob("*.png"))
+    one_row = sorted(unet.figures.glob("*.png"))[0]
+    with Image.open(figure) as two, Image.open(one_row) as one:
+        assert two.size[0] == one.size[0] and two.size[1] > 2 * one.size[1]  # a row per network

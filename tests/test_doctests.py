@@ -9,6 +9,7 @@ MODULES = [
     "mri_recon.data.masks",  # create_mask
     "mri_recon.data.slice_dataset",  # SliceDataset
     "mri_recon.models.unet",  # Unet
+    "mri_recon.models.varnet",  # VarNet
     "mri_recon.nn.conv",  # Conv2d
     "mri_recon.nn.norm",  # InstanceNorm2d
     "mri_recon.optim.adam",

@@ -1,13 +1,17 @@
 """``mri-recon demo``: the main job end to end on the bundled default data.
 
 1. build the demo dataset (``data_prep``: multicoil brain k-space simulated from MNI152),
-2. train the bundled ``demo`` recipe (resuming from ``checkpoints/last.ckpt`` when a run was cut
-   short; a finished run is reused),
+2. train the bundled ``demo`` recipe, or ``varnet_demo`` with ``--model varnet`` (resuming from
+   ``checkpoints/last.ckpt`` when a run was cut short; a finished run is reused),
 3. reconstruct the test split with the best checkpoint into fastMRI submission files, and score
    the network and the zero-filled input against the held-out truth per acceleration:
-   ``report.json`` and one comparison figure per test volume.
+   ``report.json`` and one comparison figure per test volume. The VarNet demo also scores the
+   U-Net demo's best checkpoint when that demo has run, so the table and figures show
+   zero-filled, U-Net and VarNet side by side.
 
-Everything goes under ``--output-dir``. This command may call ``data_prep`` (see DESIGN.md).
+Everything goes under ``--output-dir`` (the VarNet's training, reconstructions, report and figures
+under ``--output-dir/varnet``; the dataset is shared). This command may call ``data_prep`` (see
+DESIGN.md).
 """
 
 import argparse
@@ -17,10 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mri_recon.inference.volumes import VolumeResult
     from mri_recon.report import Report
 
-RECIPE = "demo"
 CHALLENGE = "multicoil"
+# per --model: the recipe it trains and the folder under --output-dir its run writes to
+RUNS = {"unet": ("demo", "."), "varnet": ("varnet_demo", "varnet")}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,12 +43,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--overwrite", action="store_true", help="rebuild outputs that already exist"
     )
+    parser.add_argument(
+        "--model",
+        choices=sorted(RUNS),
+        default="unet",
+        help="the network to train: unet (configs/demo.yaml) or varnet (configs/varnet_demo.yaml, "
+        "into OUTPUT_DIR/varnet, compared with the U-Net when its demo has run; default: unet)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Runs the demo and prints its table; exit status 1 when a test volume failed."""
-    result = run_demo(args.output_dir, overwrite=args.overwrite)
+    result = run_demo(args.output_dir, overwrite=args.overwrite, model=args.model)
     print(summary_text(result))
     return 1 if result.report.failures else 0
 
@@ -58,8 +71,11 @@ class DemoResult:
     report: "Report"
 
 
-def train(data: Path, output_dir: Path, overwrite: bool, overrides: Sequence[str] = ()) -> Path:
-    """Trains the ``demo`` recipe (or resumes / reuses a run); returns the best checkpoint.
+def train(
+    data: Path, output_dir: Path, recipe: str, overwrite: bool, overrides: Sequence[str] = ()
+) -> Path:
+    """Trains ``recipe`` into ``output_dir`` (or resumes / reuses a run); returns the best
+    checkpoint.
 
     ``overrides`` are extra ``mri-recon fit`` arguments (tests shrink the run with them).
     """
@@ -75,7 +91,7 @@ def train(data: Path, output_dir: Path, overwrite: bool, overrides: Sequence[str
     if resume:
         print(f"mri-recon demo: continuing from {last} (a finished run is reused)", flush=True)
     cli_main(
-        ["fit", "--config", str(recipe_path(RECIPE)), "--data.data_path", str(data),
+        ["fit", "--config", str(recipe_path(recipe)), "--data.data_path", str(data),
          "--trainer.default_root_dir", str(output_dir), "--checkpoint.dirpath", str(checkpoints),
          *overrides, *resume]
     )  # fmt: skip
@@ -95,9 +111,10 @@ def best_checkpoint(last: Path) -> Path:
     return last
 
 
-def score_test_split(data: Path, checkpoint: Path, output_dir: Path) -> "Report":
-    """Reconstructs the test split into ``reconstructions/`` and scores the network and the
-    zero-filled input against the held-out truth, with a figure per volume in ``figures/``."""
+def score_test_split(data: Path, checkpoints: Sequence[Path], output_dir: Path) -> "Report":
+    """Reconstructs the test split with the last of ``checkpoints`` into ``reconstructions/`` and
+    scores each checkpoint's network and the zero-filled input against the held-out truth, with
+    a figure per volume in ``figures/``."""
     from data_prep.simulate import TRUTH_SPLIT
     from mri_recon.data.fastmri_format import split_dir
     from mri_recon.data.file_check import open_volume
@@ -111,20 +128,23 @@ def score_test_split(data: Path, checkpoint: Path, output_dir: Path) -> "Report"
     from mri_recon.inference.submission import SubmissionSummary, save_submission
 
     test, truth_dir = split_dir(data, CHALLENGE, "test"), data / f"{CHALLENGE}_{TRUTH_SPLIT}"
-    run = prepare_run(test, checkpoint)  # test files hold their own masks
-    report = comparison_report(run.checkpoint.net_name, checkpoint=str(checkpoint))
+    runs = [prepare_run(test, checkpoint) for checkpoint in checkpoints]  # test files: own masks
+    names = [run.checkpoint.net_name for run in runs]
+    info = {f"checkpoint {name}": str(run.checkpoint.path) for name, run in zip(names, runs)}
+    report = comparison_report(names, **info)
     submissions = SubmissionSummary(output_dir / "reconstructions")
+
+    def save(name: str, volume: "VolumeResult") -> None:
+        if name == names[-1]:
+            save_submission(volume, submissions)
 
     def truth(fname: str) -> Truth:
         target, acquisition = read_target(truth_dir / fname, CHALLENGE)
         with open_volume(test / fname) as hf:
             return Truth(target, acquisition, int(hf.attrs["acceleration"]))
 
-    volumes = run.volumes(run.dataset(), progress=False)
-    figures = output_dir / "figures"
-    compare_with_zero_filled(
-        volumes, truth, report, figures, each=lambda v: save_submission(v, submissions)
-    )
+    volumes = {name: run.volumes(run.dataset(), progress=False) for name, run in zip(names, runs)}
+    compare_with_zero_filled(volumes, truth, report, output_dir / "figures", each=save)
     print(submissions, flush=True)
     return report
 
@@ -134,6 +154,7 @@ def run_demo(
     overwrite: bool = False,
     data_config: Any = None,
     fit_overrides: Sequence[str] = (),
+    model: str = "unet",
 ) -> DemoResult:
     """Runs the three steps; ``overwrite`` rebuilds the data and retrains from scratch.
 
@@ -143,25 +164,34 @@ def run_demo(
         data_config: a ``data_prep`` ``SimulationConfig`` replacing the demo dataset's
             (tests use a smaller one); ``None`` is the demo's.
         fit_overrides: extra ``mri-recon fit`` arguments (tests shrink the training with them).
+        model: ``unet`` or ``varnet``, the network to train (``RUNS``).
     """
     from data_prep.demo import DEMO_CONFIG, build_demo_dataset
     from mri_recon.report import write_report
 
+    if model not in RUNS:
+        raise ValueError(f"model: must be one of {sorted(RUNS)}, got {model!r}")
+    recipe, folder = RUNS[model]
     output_dir = Path(output_dir)
-    data = output_dir / "data"
+    data, run_dir = output_dir / "data", output_dir / folder
     print(f"mri-recon demo: [1/3] demo dataset in {data}", flush=True)
     print(
         build_demo_dataset(data, overwrite=overwrite, config=data_config or DEMO_CONFIG), flush=True
     )
-    print(f"mri-recon demo: [2/3] training the {RECIPE!r} recipe", flush=True)
-    checkpoint = train(data, output_dir, overwrite, fit_overrides)
+    print(f"mri-recon demo: [2/3] training the {recipe!r} recipe", flush=True)
+    checkpoint = train(data, run_dir, recipe, overwrite, fit_overrides)
+    checkpoints = [checkpoint]
+    unet_last = output_dir / "checkpoints" / "last.ckpt"
+    if model != "unet" and unet_last.is_file():
+        checkpoints.insert(0, best_checkpoint(unet_last))
     print(
-        f"mri-recon demo: [3/3] reconstructing and scoring the test split with {checkpoint}",
+        "mri-recon demo: [3/3] reconstructing and scoring the test split with "
+        + " and ".join(str(path) for path in checkpoints),
         flush=True,
     )
-    report = score_test_split(data, checkpoint, output_dir)
-    report_path = write_report(report, output_dir / "report.json", overwrite=True)
-    reconstructions, figures = output_dir / "reconstructions", output_dir / "figures"
+    report = score_test_split(data, checkpoints, run_dir)
+    report_path = write_report(report, run_dir / "report.json", overwrite=True)
+    reconstructions, figures = run_dir / "reconstructions", run_dir / "figures"
     return DemoResult(checkpoint, reconstructions, report_path, figures, report)
 
 

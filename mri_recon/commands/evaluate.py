@@ -133,7 +133,7 @@ def evaluate_checkpoint(
     run = prepare_run(data_path, checkpoint, challenge, mask, options)
     if run.mask is None:
         raise ValueError("accelerations: the checkpoint records none; give --accelerations")
-    report = comparison_report(run.checkpoint.net_name, checkpoint=str(checkpoint))
+    report = comparison_report([run.checkpoint.net_name], checkpoint=str(checkpoint))
     scored = [file.name for file in run.files if _has_target(file, run.challenge)]
     report.problems += [
         f"{file.name}: no target (test file?); it was not scored"
@@ -146,13 +146,13 @@ def evaluate_checkpoint(
     report.failures += dataset.skipped_files
     for acceleration, fraction in zip(run.mask.accelerations, run.mask.center_fractions):
         one = MaskSettings(run.mask.mask_type, [fraction], [acceleration])
-        dataset.transform = inference_transform(run.challenge, one)
+        dataset.transform = inference_transform(run.challenge, one, run.checkpoint.net)
 
         def truth(fname: str, acceleration: int = acceleration) -> Truth:
             target, acquisition = read_target(run.data_path / fname, run.challenge)
             return Truth(target, acquisition, acceleration)
 
-        volumes = run.volumes(dataset, progress)
+        volumes = {run.checkpoint.net_name: run.volumes(dataset, progress)}
         compare_with_zero_filled(volumes, truth, report, Path(figures) if figures else None)
     report.failures = list(dict.fromkeys(report.failures))  # a volume fails at each acceleration
     return report

@@ -1,4 +1,4 @@
-"""The fastMRI data layer: slice datasets, undersampling masks, U-Net transforms and loaders.
+"""The fastMRI data layer: slice datasets, masks, U-Net and VarNet transforms, loaders.
 
 The names below load on first use (PEP 562), so the light modules of this package
 (``fastmri_format``, ``masks``: the command line's choices) import without torch, h5py or fastmri,
@@ -13,6 +13,8 @@ _HOMES = {
     "SliceDataset": "slice_dataset",
     "UnetDataTransform": "transforms",
     "UnetSample": "transforms",
+    "VarNetDataTransform": "kspace_transform",
+    "VarNetSample": "kspace_transform",
     "VolumeSampler": "volume_sampler",
     "create_mask": "masks",
 }

@@ -10,10 +10,12 @@ Workers persist across epochs; on a GPU batches go through pinned memory and, wi
 """
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from fastmri.data.subsample import MaskFunc
 from torch.utils.data import DataLoader, default_collate
 
 from mri_recon.data.device_transform import (
@@ -23,6 +25,7 @@ from mri_recon.data.device_transform import (
 )
 from mri_recon.data.epoch_sampler import EpochSeededDataset, EpochShuffleSampler, ResumableLoader
 from mri_recon.data.fastmri_format import check_challenge, split_dir
+from mri_recon.data.kspace_transform import VarNetSample
 from mri_recon.data.masks import check_mask_arguments, check_mask_widths, create_mask
 from mri_recon.data.slice_dataset import SliceDataset, check_sample_rates
 from mri_recon.data.transforms import UnetDataTransform, UnetSample
@@ -43,7 +46,17 @@ def _distributed() -> bool:
     return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
-def collate_samples(samples: list[UnetSample | None]) -> UnetSample | None:
+def sample_size(sample: UnetSample | KspaceSample | VarNetSample) -> tuple[int, ...]:
+    """What must agree within a batch: the image's (or k-space's) shape, and a VarNet sample's
+    crop size."""
+    if isinstance(sample, VarNetSample):
+        return (*sample.masked_kspace.shape, *sample.crop_size)
+    return tuple(sample[0].shape)
+
+
+def collate_samples(
+    samples: list[UnetSample | VarNetSample | None],
+) -> UnetSample | VarNetSample | None:
     """Batches samples, with a clear error where images of different sizes meet in one batch
     (fastMRI brain data mixes widths; such data needs ``batch_size`` 1, as fastMRI trains).
     Slices skipped for bad data (``None``) are left out; a batch of none is ``None``, which the
@@ -51,7 +64,7 @@ def collate_samples(samples: list[UnetSample | None]) -> UnetSample | None:
     samples = [sample for sample in samples if sample is not None]
     if not samples:
         return None
-    sizes = {tuple(sample[0].shape) for sample in samples}  # image (or k-space) sizes
+    sizes = {sample_size(sample) for sample in samples}
     if len(sizes) > 1:
         names = ", ".join(sorted({sample.fname for sample in samples}))
         raise ValueError(
@@ -62,7 +75,10 @@ def collate_samples(samples: list[UnetSample | None]) -> UnetSample | None:
 
 
 class FastMriDataModule(pl.LightningDataModule):
-    """Loaders of U-Net samples from ``data_path/{challenge}_{train,val,test}``.
+    """Loaders of U-Net or VarNet samples from ``data_path/{challenge}_{train,val,test}``.
+
+    The samples are those the trained network takes: the LightningModule's ``sample_transform``
+    makes them (``ReconModule``: VarNet samples for a VarNet), U-Net samples without one.
 
     Args:
         data_path: folder holding the split folders ``{challenge}_train``, ``{challenge}_val``,
@@ -85,7 +101,7 @@ class FastMriDataModule(pl.LightningDataModule):
         transform_on_device: load k-space and run the FFTs, crop, coil combination and
             normalisation on the batch on the training device (``KspaceBatchTransform``) instead
             of in the loader's workers; the same samples (tested), for GPUs the workers cannot
-            keep busy.
+            keep busy. VarNet samples have no FFTs to move: they are unchanged by it.
         skip_bad_files: leave out unreadable or malformed files, and slices with NaN or
             infinite values, with a warning naming each (counted in the run's summary), instead
             of stopping with an error. A skipped training slice is replaced by the next good one,
@@ -147,11 +163,10 @@ class FastMriDataModule(pl.LightningDataModule):
         hp = self.hparams
         mask_func = create_mask(hp.mask_type, hp.center_fractions, hp.accelerations)
         slice_rate, volume_rate = self.rates[loader]
-        transform_class = KspaceSliceTransform if hp.transform_on_device else UnetDataTransform
         dataset = SliceDataset(
             self.split_folder(split),
             hp.challenge,
-            transform=transform_class(hp.challenge, mask_func=mask_func, use_seed=not train),
+            transform=self._transform(mask_func, use_seed=not train),
             use_dataset_cache=hp.use_dataset_cache,
             sample_rate=slice_rate,
             volume_sample_rate=volume_rate,
@@ -160,6 +175,17 @@ class FastMriDataModule(pl.LightningDataModule):
         widths = dataset.unmasked_widths()
         check_mask_widths(hp.mask_type, hp.center_fractions, hp.accelerations, widths)
         return dataset
+
+    def _transform(self, mask_func: MaskFunc, use_seed: bool) -> Callable:
+        """The sample transform of the network being trained (see the class docstring); with
+        ``transform_on_device`` a U-Net's FFTs wait for the batch on the device."""
+        hp = self.hparams
+        module = self.trainer.lightning_module if self.trainer is not None else None
+        make = getattr(module, "sample_transform", None)
+        if make is not None:
+            return make(hp.challenge, mask_func, use_seed, on_device=hp.transform_on_device)
+        transform_class = KspaceSliceTransform if hp.transform_on_device else UnetDataTransform
+        return transform_class(hp.challenge, mask_func=mask_func, use_seed=use_seed)
 
     def setup(self, stage: str | None = None) -> None:
         """Builds (and validates) the datasets the stage needs; ``None`` builds all of them."""

@@ -59,6 +59,11 @@ class UnetSample(NamedTuple):
             return image * self.std + self.mean
         return image * self.std[:, None, None] + self.mean[:, None, None]
 
+    def zero_filled(self) -> Tensor:
+        """The zero-filled image in the data's scale, ``unnormalize(image)`` (exact when the
+        transform did not clamp)."""
+        return self.unnormalize(self.image)
+
 
 def output_size(
     num_cols: int, target_shape: tuple[int, ...] | None, recon_size: tuple[int, ...]

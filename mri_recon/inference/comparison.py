@@ -4,10 +4,11 @@ of ``evaluate --checkpoint`` and the demo.
 Each volume is scored with fastMRI's definitions (data range = the target volume's maximum, SSIM
 per slice then averaged) for the zero-filled input and for the network's reconstruction, and
 optionally drawn: its middle slice as zero-filled | network | target | error. A volume that failed
-(a bad slice, a non-finite output or target) is a failure of the report, in no mean.
+(a bad slice, a non-finite output or target) is a failure of the report, in no mean. Several
+networks (the demo's U-Net and VarNet) are scored on the same volumes side by side.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,73 +56,89 @@ def read_target(path: Path, challenge: str) -> tuple[np.ndarray, str]:
     return target, acquisition
 
 
-def comparison_report(model: str, **info: str) -> Report:
-    """An empty report of ``zero-filled`` against ``model``, grouped by acceleration."""
-    return Report(methods=[ZERO_FILLED, model], group_by="acceleration", info=dict(info))
+def comparison_report(models: Sequence[str], **info: str) -> Report:
+    """An empty report of ``zero-filled`` against each of ``models``, grouped by acceleration."""
+    return Report(methods=[ZERO_FILLED, *models], group_by="acceleration", info=dict(info))
 
 
 def save_volume_figure(
-    path: Path, scores: VolumeScores, truth: Truth, volume: VolumeResult
+    path: Path, scores: VolumeScores, truth: Truth, volumes: Mapping[str, VolumeResult]
 ) -> Path:
-    """A PNG of the volume's middle slice: zero-filled | reconstruction | target | error."""
+    """A PNG of the volume's middle slice, one row per network: zero-filled | its reconstruction
+    | target | error."""
     middle = truth.target.shape[0] // 2
-    labels = [
-        f"{method}  volume SSIM {scores.scores[method]['ssim']:.3f}" for method in scores.scores
+    zero_filled = next(iter(volumes.values())).zero_filled[middle]
+    fname = next(iter(volumes.values())).fname
+
+    def label(method: str) -> str:
+        return f"{method}  volume SSIM {scores.scores[method]['ssim']:.3f}"
+
+    rows = [
+        ComparisonRow(
+            title=f"{fname}  slice {middle}  {truth.acceleration}x  {model}",
+            zero_filled=zero_filled,
+            reconstruction=volume.reconstruction[middle],
+            target=truth.target[middle],
+            labels=[label(ZERO_FILLED), label(model), "target", "|error| x5"],
+        )
+        for model, volume in volumes.items()
     ]
-    figure = ComparisonRow(
-        title=f"{volume.fname}  slice {middle}  {truth.acceleration}x",
-        zero_filled=volume.zero_filled[middle],
-        reconstruction=volume.reconstruction[middle],
-        target=truth.target[middle],
-        labels=[*labels, "target", "|error| x5"],
-    )
-    return save_comparison_png([figure], path, overwrite=True)
+    return save_comparison_png(rows, path, overwrite=True)
 
 
 def compare_with_zero_filled(
-    volumes: Iterable[VolumeResult | VolumeFailure],
+    volumes: Mapping[str, Iterable[VolumeResult | VolumeFailure]],
     truth: Callable[[str], Truth],
     report: Report,
     figures: Path | None = None,
-    each: Callable[[VolumeResult], object] | None = None,
+    each: Callable[[str, VolumeResult], object] | None = None,
 ) -> Report:
-    """Scores each volume's zero-filled image and reconstruction against its truth.
+    """Scores each volume's zero-filled image and reconstructions against its truth.
 
     Args:
-        volumes: from the volume loop; each volume's targets are read only when it comes.
+        volumes: per network of ``report``, the volume loop's output; every network's over the
+            same files in the same order. Each volume's targets are read only when it comes.
         truth: the target, acquisition and acceleration of a volume, by file name; raises
             ``BadFileError`` for a bad target.
-        report: from ``comparison_report``; one row is added per volume, one failure per
-            volume that failed or whose target is bad.
+        report: from ``comparison_report`` with the networks of ``volumes``; one row is added
+            per volume, one failure per volume that failed (for any network) or whose target is
+            bad.
         figures: folder for ``<name>_<acceleration>x.png`` per volume; ``None``: no figures.
-        each: called with every volume after it is scored (the demo saves it).
+        each: called with every network's name and volume after the volume is scored (the demo
+            saves it).
 
     Returns:
         ``report``.
     """
-    zero_filled, model = report.methods
-    for volume in volumes:
-        if isinstance(volume, VolumeFailure):
-            report.failures.append(str(volume))
+    zero_filled, *models = report.methods
+    if list(volumes) != models:
+        raise ValueError(f"volumes: networks {list(volumes)} differ from the report's {models}")
+    for results in zip(*volumes.values(), strict=True):
+        failed = [str(result) for result in results if isinstance(result, VolumeFailure)]
+        if failed:
+            report.failures += failed
             continue
+        by_model = dict(zip(models, results))
+        fname = results[0].fname
         try:
-            known = truth(volume.fname)
+            known = truth(fname)
         except BadFileError as error:
-            report.failures.append(f"{volume.fname}: target {error}")
+            report.failures.append(f"{fname}: target {error}")
             continue
         scores = VolumeScores(
-            fname=volume.fname,
+            fname=fname,
             acquisition=known.acquisition,
             acceleration=known.acceleration,
             scores={
-                zero_filled: volume_metrics(known.target, volume.zero_filled),
-                model: volume_metrics(known.target, volume.reconstruction),
+                zero_filled: volume_metrics(known.target, results[0].zero_filled),
+                **{m: volume_metrics(known.target, v.reconstruction) for m, v in by_model.items()},
             },
         )
         report.add(scores)
         if figures is not None:
-            name = f"{Path(volume.fname).stem}_{known.acceleration}x.png"
-            save_volume_figure(figures / name, scores, known, volume)
+            name = f"{Path(fname).stem}_{known.acceleration}x.png"
+            save_volume_figure(figures / name, scores, known, by_model)
         if each is not None:
-            each(volume)
+            for model, volume in by_model.items():
+                each(model, volume)
     return report

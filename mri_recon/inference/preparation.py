@@ -97,7 +97,8 @@ class PreparedRun:
         (default: the run's) where a file has no stored mask."""
         mask = mask if mask is not None else self.mask
         skip = self.options.skip_bad_files
-        return volume_dataset(self.data_path, self.challenge, mask, names, skip_bad_files=skip)
+        net = self.checkpoint.net if self.checkpoint is not None else None
+        return volume_dataset(self.data_path, self.challenge, mask, names, skip, net)
 
     def volumes(
         self, dataset: SliceDataset, progress: bool = True

@@ -1,12 +1,13 @@
 """The volume loop: a trained network over whole volumes, the core of ``reconstruct``,
 ``evaluate --checkpoint`` and the demo.
 
-Slices are read and pre-processed exactly as validation does (``UnetDataTransform`` with masks
-seeded per file; test files keep their stored mask), the network's output is un-normalised
-(``UnetSample.unnormalize``) and the slices are stacked back into volumes. The zero-filled
-baseline comes along for free: it is the un-normalised, unclipped network input. The network
-runs in the run's precision (``mri_recon.precision``), on torch's kernels whichever layers it
-was trained with (``inference_net``); its output is float32 either way.
+Slices are read and pre-processed exactly as validation does (the network's transform, U-Net or
+VarNet, with masks seeded per file; test files keep their stored mask), the network's output is
+un-normalised (``unnormalize``: the U-Net's ``* std + mean``, the VarNet's as it is) and the
+slices are stacked back into volumes. The zero-filled baseline comes along for free: the
+un-normalised, unclipped U-Net input, or the coil combination of the VarNet's masked k-space.
+The network runs in the run's precision (``mri_recon.precision``), on torch's kernels whichever
+layers it was trained with (``inference_net``); its output is float32 either way.
 
 A volume with a bad slice (unreadable, or NaN or infinite values in its k-space, mask or target,
 or in the network's output) fails alone: it comes out as a ``VolumeFailure`` naming the slice, and
@@ -27,20 +28,24 @@ from tqdm import tqdm
 from mri_recon.data.file_check import BadFileError
 from mri_recon.data.masks import check_mask_widths, create_mask
 from mri_recon.data.slice_dataset import SliceDataset
-from mri_recon.data.transforms import CLAMP, UnetDataTransform
+from mri_recon.data.transforms import CLAMP, UnetSample
 from mri_recon.data.volume_sampler import volume_indices
 from mri_recon.nn.impl import set_impl
 from mri_recon.options import MaskSettings
 from mri_recon.precision import inference_autocast
+from mri_recon.training.networks import network_output, sample_transform
 
 
-def inference_transform(challenge: str, mask: MaskSettings | None) -> UnetDataTransform:
-    """Pre-processing for inference: masks seeded per file as validation does (``None``: the
-    k-space as stored), no clipping (the network's input is clipped separately)."""
+def inference_transform(
+    challenge: str, mask: MaskSettings | None, net: nn.Module | None = None
+) -> Any:
+    """Pre-processing for inference with ``net`` (U-Net samples for ``None``): masks seeded per
+    file as validation does (``None``: the k-space as stored), no clipping (the U-Net's input is
+    clipped separately)."""
     mask_func = None
     if mask is not None:
         mask_func = create_mask(mask.mask_type, mask.center_fractions, mask.accelerations)
-    return UnetDataTransform(challenge, mask_func=mask_func, use_seed=True, clamp=None)
+    return sample_transform(net, challenge, mask_func, use_seed=True, clamp=None)
 
 
 def volume_dataset(
@@ -49,6 +54,7 @@ def volume_dataset(
     mask: MaskSettings | None,
     files: Iterable[str] | None = None,
     skip_bad_files: bool = False,
+    net: nn.Module | None = None,
 ) -> SliceDataset:
     """The slices of ``data_path`` (only ``files``, by name, when given), pre-processed for
     inference (``inference_transform``), with the mask settings checked against each k-space
@@ -61,8 +67,9 @@ def volume_dataset(
         files: the names of the files to keep; all by default.
         skip_bad_files: leave out (with a warning, listed in ``skipped_files``) the files that
             fail the file check instead of raising ``BadFileError``.
+        net: the network the samples are for (``None``: U-Net samples).
     """
-    transform = inference_transform(challenge, mask)
+    transform = inference_transform(challenge, mask, net)
     dataset = SliceDataset(data_path, challenge, transform=transform, skip_bad_files=skip_bad_files)
     if files is not None:
         names = set(files)
@@ -166,6 +173,24 @@ def run_network(net: nn.Module, image: Tensor, device: torch.device, precision: 
     return output.squeeze(1).float().cpu()
 
 
+def run_batch(net: nn.Module, batch: Any, device: torch.device, precision: str) -> Tensor:
+    """The network's un-normalised reconstruction of a batch of U-Net or VarNet samples, as the
+    volume loop runs it: (batch, H, W) float32 on the CPU.
+
+    Args:
+        net: the network, from ``inference_net``.
+        batch: ``UnetSample`` (through ``run_network``) or ``VarNetSample`` batch, on the CPU.
+        device: where the network runs.
+        precision: ``bf16`` (autocast) or ``32``.
+    """
+    if isinstance(batch, UnetSample):
+        return batch.unnormalize(run_network(net, batch.image, device, precision))
+    fields = (field.to(device) if isinstance(field, Tensor) else field for field in batch)
+    with torch.inference_mode(), inference_autocast(precision, device):
+        output = network_output(net, type(batch)(*fields))
+    return output.float().cpu()
+
+
 def volume_batches(volumes: dict[str, list[int]], batch_size: int) -> list[list[int]]:
     """The indices of each volume (``volume_indices``) in batches of at most ``batch_size``, so
     that volumes of different sizes, or with and without a target, never share a batch."""
@@ -245,11 +270,11 @@ def _collect(
 ) -> None:
     """Adds a batch's reconstructions and zero-filled images to its volume's slices, or marks
     the volume failed when the network's output is not finite."""
-    zero_filled = batch.unnormalize(batch.image)
+    zero_filled = batch.zero_filled()
     output = zero_filled
     if net is not None:
         try:
-            output = batch.unnormalize(run_network(net, batch.image, device, precision))
+            output = run_batch(net, batch, device, precision)
         except ValueError as error:  # e.g. an image too small for the network's pooling
             raise ValueError(f"{batch.fname[0]}: {error}") from None
     finite = torch.isfinite(output).flatten(1).all(dim=1)

@@ -1,7 +1,9 @@
-"""Load ``fastmri.models.Unet`` state dicts (fastMRI's published U-Net weights) into our Unet.
+"""Load ``fastmri.models.Unet`` and ``fastmri.models.VarNet`` state dicts (fastMRI's published
+weights) into our Unet and VarNet.
 
-:class:`mri_recon.models.Unet` keeps fastMRI's module names and nesting, so the mapping from a
-fastMRI key to ours is the identity. With L = num_pool_layers the keys are:
+:class:`mri_recon.models.Unet` and :class:`mri_recon.models.VarNet` keep fastMRI's module names
+and nesting, so the mapping from a fastMRI key to ours is the identity. With L = num_pool_layers
+the U-Net's keys are:
 
 =========================================  ==================================================
 key (fastMRI and ours)                     tensor
@@ -20,65 +22,87 @@ buffers, like our ``"instance"``, ``"group"``, ``"layer"`` and ``"none"`` norms.
 adds running statistics (``...layers.1.running_mean`` etc.) that a fastMRI state dict lacks, so
 loading one into such a model fails on the first missing key.
 
+A VarNet's keys are those of its U-Nets under ``sens_net.norm_unet.unet.`` (the sensitivity
+network) and ``cascades.{i}.model.unet.`` (cascade i), plus ``cascades.{i}.dc_weight``, shape (1,),
+the weight of cascade i's data-consistency step.
+
 fastMRI's Lightning checkpoints hold the same keys under ``state_dict`` with the prefix of the
-module's attribute (``unet.`` in ``UnetModule``; ``model.`` is accepted too); a whole checkpoint
-dict (with a ``state_dict`` entry) is accepted, and keys outside the prefix are ignored.
+module's attribute (``unet.`` in ``UnetModule``, ``varnet.`` in ``VarNetModule``; ``model.`` is
+accepted too); a whole checkpoint dict (with a ``state_dict`` entry) is accepted, and keys outside
+the prefix are ignored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from torch import Tensor
+from torch import Tensor, nn
 
-from mri_recon.models.unet import Unet
+from mri_recon.models.varnet import VarNet
 
-PREFIXES = ("", "unet.", "model.")
-_PROBE = "down_sample_layers.0.layers.0.weight"
+PREFIXES = ("", "unet.", "varnet.", "model.")
+_UNET_PROBE = "down_sample_layers.0.layers.0.weight"
+# The first key of each network's state dict, which identifies it, and its name in messages.
+_PROBES = {
+    "U-Net": _UNET_PROBE,
+    "VarNet": "sens_net.norm_unet.unet." + _UNET_PROBE,
+}
 
 
-def map_fastmri_keys(state_dict: Mapping[str, object]) -> dict[str, Tensor]:
-    """Our Unet's state dict from a fastMRI U-Net state dict or Lightning checkpoint.
+def _network(model: nn.Module | None) -> str:
+    return "VarNet" if isinstance(model, VarNet) else "U-Net"
+
+
+def map_fastmri_keys(
+    state_dict: Mapping[str, object], model: nn.Module | None = None
+) -> dict[str, Tensor]:
+    """Our network's state dict from a fastMRI U-Net or VarNet state dict or Lightning checkpoint.
 
     Args:
-        state_dict: ``fastmri.models.Unet().state_dict()``, the same with a ``unet.`` or
-            ``model.`` prefix, or a checkpoint dict holding one of those under ``state_dict``.
+        state_dict: ``fastmri.models.Unet().state_dict()`` (or ``VarNet``'s), the same with a
+            ``unet.``, ``varnet.`` or ``model.`` prefix, or a checkpoint dict holding one of those
+            under ``state_dict``.
+        model: the network the weights are for, a ``Unet`` (also when ``None``) or ``VarNet``.
 
     Returns:
         The tensors under our key names (the identity mapping, prefix removed).
 
     Raises:
-        ValueError: if no U-Net weights are found (the message names the key looked for).
+        ValueError: if no weights of that network are found (the message names the key looked
+            for).
     """
+    network = _network(model)
+    probe = _PROBES[network]
     inner = state_dict.get("state_dict")
-    if _PROBE not in state_dict and isinstance(inner, Mapping):
+    if probe not in state_dict and isinstance(inner, Mapping):
         state_dict = inner
     for prefix in PREFIXES:
-        if prefix + _PROBE in state_dict:
+        if prefix + probe in state_dict:
             return {
                 key[len(prefix) :]: value
                 for key, value in state_dict.items()
                 if key.startswith(prefix)
             }
-    looked_for = ", ".join(repr(p + _PROBE) for p in PREFIXES)
-    raise ValueError(f"state_dict: no fastMRI U-Net weights found (looked for {looked_for})")
+    looked_for = ", ".join(repr(p + probe) for p in PREFIXES)
+    raise ValueError(f"state_dict: no fastMRI {network} weights found (looked for {looked_for})")
 
 
-def load_fastmri_state_dict(model: Unet, state_dict: Mapping[str, object]) -> None:
-    """Copy fastMRI U-Net weights into ``model`` (strictly: every key, every shape).
+def load_fastmri_state_dict(model: nn.Module, state_dict: Mapping[str, object]) -> None:
+    """Copy fastMRI U-Net or VarNet weights into ``model`` (strictly: every key, every shape).
 
     The model keeps its dtype, device and memory format; the values are copied in.
 
     Args:
-        model: the Unet to load into, built with fastMRI's in_chans, out_chans, chans and
-            num_pool_layers.
+        model: the Unet or VarNet to load into, built with the sizes of the fastMRI network the
+            weights come from (in_chans, out_chans, chans, num_pool_layers; num_cascades,
+            sens_chans, sens_pools, chans, pools).
         state_dict: as :func:`map_fastmri_keys` accepts.
 
     Raises:
         ValueError: one line naming the first missing, unexpected or wrongly shaped key (with
             both shapes), before anything is copied.
     """
-    mapped = map_fastmri_keys(state_dict)
+    mapped = map_fastmri_keys(state_dict, model)
     expected = model.state_dict()
     for key, target in expected.items():
         if key not in mapped:

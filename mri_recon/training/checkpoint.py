@@ -4,12 +4,14 @@ Lightning's checkpoint holds the weights and the training state. ``ReconModule``
 ``mri_recon`` with everything needed to use the weights without the training config::
 
     {"format": 1,
-     "net": {"in_chans": 1, "out_chans": 1, "chans": 32, ...},        # Unet's arguments
+     "network": "Unet",                                               # or "VarNet"
+     "net": {"in_chans": 1, "out_chans": 1, "chans": 32, ...},        # its arguments
      "data": {"challenge": "multicoil", "mask_type": "random",
               "center_fractions": [0.08], "accelerations": [4]}}    # or None without a datamodule
 
 ``load_checkpoint`` reads it with ``torch.load(weights_only=True)`` (no pickled code runs) and
-rebuilds the network in eval mode. ``read_checkpoint_file`` is the one reader of every path that
+rebuilds the network in eval mode; checkpoints written before the VarNet have no ``network`` and
+are U-Nets. ``read_checkpoint_file`` is the one reader of every path that
 takes a checkpoint (``--ckpt_path``, ``--model.pretrained``, ``--checkpoint``): one-line errors
 naming the file, and never the advice to turn ``weights_only`` off.
 """
@@ -24,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mri_recon.models import Unet
+from mri_recon.training.networks import NET_NAMES, NETWORKS, network_class
 
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6
 PICKLE_MAGIC = b"\x80"  # the legacy format: a bare pickle
@@ -32,7 +34,6 @@ SECTION = "mri_recon"
 FORMAT = 1
 DATA_KEYS = ("challenge", "mask_type", "center_fractions", "accelerations")
 NET_PREFIX = "net."
-NET_NAMES = {"Unet": "U-Net"}  # how reports and figures name each network class
 TRAINING_STATE_KEYS = ("loops", "optimizer_states")  # what resuming needs beyond the weights
 
 
@@ -40,18 +41,17 @@ def checkpoint_section(net: nn.Module, data_hparams: Mapping[str, Any] | None) -
     """The ``mri_recon`` section for a checkpoint of ``net`` trained with ``data_hparams``.
 
     Args:
-        net: the trained network; must be a ``mri_recon.models.Unet``.
+        net: the trained network, a ``mri_recon.models.Unet`` or ``VarNet``.
         data_hparams: the datamodule's hyperparameters (``FastMriDataModule.hparams``) or
             ``None`` when training ran without a datamodule.
     """
-    if not isinstance(net, Unet):
-        raise TypeError(f"only mri_recon.models.Unet checkpoints are supported, got {type(net)}")
+    network = network_class(net)
     data = None
     if data_hparams is not None and all(key in data_hparams for key in DATA_KEYS):
         data = {key: data_hparams[key] for key in DATA_KEYS}
         data["center_fractions"] = [float(f) for f in data["center_fractions"]]
         data["accelerations"] = [int(a) for a in data["accelerations"]]
-    return {SECTION: {"format": FORMAT, "net": net.config(), "data": data}}
+    return {SECTION: {"format": FORMAT, "network": network, "net": net.config(), "data": data}}
 
 
 @dataclass
@@ -67,16 +67,15 @@ class ReconCheckpoint:
     """
 
     path: Path
-    net: Unet
+    net: nn.Module
     data: dict[str, Any] | None
     epoch: int
     global_step: int
 
     @property
     def net_name(self) -> str:
-        """The network's name in reports and figures, e.g. ``U-Net``."""
-        name = type(self.net).__name__
-        return NET_NAMES.get(name, name)
+        """The network's name in reports and figures: ``U-Net`` or ``VarNet``."""
+        return NET_NAMES[network_class(self.net)]
 
 
 def read_checkpoint_file(path: str | Path, label: str = "checkpoint") -> Any:
@@ -125,6 +124,9 @@ def recon_section(checkpoint: Any, path: str | Path, label: str = "checkpoint") 
         raise ValueError(f"{label} {path}: not an mri-recon checkpoint (no '{SECTION}' section)")
     if section.get("format") != FORMAT:
         raise ValueError(f"{label} {path}: unsupported format {section.get('format')!r}")
+    network = section.setdefault("network", "Unet")  # written before the VarNet: a U-Net
+    if network not in NETWORKS:
+        raise ValueError(f"{label} {path}: unknown network {network!r} (known: {list(NETWORKS)})")
     return section
 
 
@@ -148,7 +150,7 @@ def load_checkpoint(path: str | Path) -> ReconCheckpoint:
     checkpoint = read_checkpoint_file(path)
     section = recon_section(checkpoint, path)
     try:
-        net = Unet(**section["net"])
+        net = NETWORKS[section["network"]](**section["net"])
     except (TypeError, ValueError) as error:
         raise ValueError(f"checkpoint {path}: invalid network settings ({error})") from None
     try:

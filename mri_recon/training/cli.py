@@ -19,11 +19,11 @@ Every ``--ckpt_path`` is checked before Lightning reads it (``weights_only``, on
 
 import os
 import sys
-from argparse import Namespace
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from jsonargparse import Namespace
 from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
 
 from mri_recon.data.datamodule import FastMriDataModule
@@ -33,6 +33,7 @@ from mri_recon.training.callbacks import RemoveEmptyLogs, SkippedDataSummary, Va
 from mri_recon.training.checkpoint import check_lightning_checkpoint
 from mri_recon.training.guard import NonFiniteGuard
 from mri_recon.training.module import ReconModule
+from mri_recon.training.networks import network_class
 from mri_recon.training.run_checkpoint import RunCheckpoint
 from mri_recon.training.thread_tuning import ThreadTuning
 
@@ -44,6 +45,13 @@ CHECKPOINT_DEFAULTS = {
     "checkpoint.auto_insert_metric_name": False,
 }
 LAST = RunCheckpoint.CHECKPOINT_NAME_LAST + RunCheckpoint.FILE_EXTENSION  # "last.ckpt"
+
+
+def _same_network(net: Namespace | None, network: str, arguments: dict[str, Any]) -> bool:
+    """Whether the parsed ``--model.net`` is the class ``network`` with these arguments."""
+    if net is None or "init_args" not in net or net.class_path.rsplit(".", 1)[-1] != network:
+        return False
+    return all(net.init_args.get(key) == value for key, value in arguments.items())
 
 
 class ReconCLI(LightningCLI):
@@ -98,13 +106,13 @@ class ReconCLI(LightningCLI):
         if not path or path in ("last", "best", "hpc", "registry"):
             return None
         section = check_lightning_checkpoint(path, resume=subcommand == "fit")
-        net = config.model.net
-        if subcommand != "fit" and net is not None and "init_args" in net:
-            recorded = section["net"]
-            if any(net.init_args.get(key) != value for key, value in recorded.items()):
-                print(f"mri-recon {subcommand}: using the network {path} records: {recorded}")
-                for key, value in recorded.items():
-                    net.init_args[key] = value
+        net, recorded = config.model.net, section["net"]
+        if subcommand != "fit" and not _same_network(net, section["network"], recorded):
+            print(f"mri-recon {subcommand}: using the network {path} records: {recorded}")
+            config.model.net = Namespace(
+                class_path=f"mri_recon.models.{section['network']}",
+                init_args=Namespace(**recorded),
+            )
         return section
 
     def before_instantiate_classes(self) -> None:
@@ -119,11 +127,13 @@ class ReconCLI(LightningCLI):
         """Refuses to resume a checkpoint of another network (one line, not Lightning's
         size-mismatch traceback)."""
         recorded = getattr(self, "recorded", None)
-        config = getattr(self.model.net, "config", None)
-        if recorded is not None and config is not None and config() != recorded["net"]:
+        if recorded is None:
+            return
+        ours = (network_class(self.model.net), self.model.net.config())
+        if ours != (recorded["network"], recorded["net"]):
             raise ValueError(
-                f"ckpt_path: the checkpoint's network {recorded['net']} differs from "
-                f"--model.net {config()}; resume with the run's own config"
+                f"ckpt_path: the checkpoint's network {recorded['network']} {recorded['net']} "
+                f"differs from --model.net {ours[0]} {ours[1]}; resume with the run's own config"
             )
 
 

@@ -1,11 +1,12 @@
-"""``ReconModule``: trains and validates an image-domain reconstruction network (the U-Net).
+"""``ReconModule``: trains and validates a reconstruction network, the U-Net or the VarNet.
 
-One ``_common_step`` serves training, validation and test. Validation and test un-normalise the
-network's output (``* std + mean``), collect slices per volume and report fastMRI's per-volume
-NMSE / PSNR / SSIM averaged over volumes (``VolumeMetrics``). Epoch losses are means over every
-slice of every process (``LossMean``). Checkpoints carry an ``mri_recon`` section (network and
-data settings) so that a checkpoint alone is enough to reconstruct, and are never written with
-non-finite weights.
+One ``_common_step`` serves training, validation and test, for either network
+(``mri_recon.training.networks``). Validation and test un-normalise the network's output
+(``* std + mean`` for the U-Net; the VarNet's is in the data's scale), collect slices per volume
+and report fastMRI's per-volume NMSE / PSNR / SSIM averaged over volumes (``VolumeMetrics``).
+Epoch losses are means over every slice of every process (``LossMean``). Checkpoints carry an
+``mri_recon`` section (network and data settings) so that a checkpoint alone is enough to
+reconstruct, and are never written with non-finite weights.
 """
 
 from typing import Any
@@ -13,12 +14,14 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from fastmri.data.subsample import MaskFunc
 from fastmri.losses import SSIMLoss
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor, nn
 
-from mri_recon.data.transforms import UnetSample
+from mri_recon.data.kspace_transform import VarNetDataTransform, VarNetSample
+from mri_recon.data.transforms import UnetDataTransform, UnetSample
 from mri_recon.models import Unet, load_fastmri_state_dict
 from mri_recon.optim import Adam
 from mri_recon.training.checkpoint import (
@@ -29,52 +32,64 @@ from mri_recon.training.checkpoint import (
     read_checkpoint_file,
 )
 from mri_recon.training.loss_mean import LossMean
+from mri_recon.training.networks import (
+    DEFAULT_LOSSES,
+    network_class,
+    network_output,
+    sample_transform,
+)
 from mri_recon.training.volume_metrics import VolumeMetrics
 
 LOSSES = ("l1", "ssim")
+Sample = UnetSample | VarNetSample
 
 
 class ReconModule(pl.LightningModule):
-    """Reconstruction of zero-filled magnitude images with an image-to-image network.
+    """Reconstruction of undersampled k-space with a U-Net or a VarNet.
 
     Args:
-        net: the network, (batch, 1, H, W) -> (batch, 1, H, W); ``None`` builds fastMRI's
-            U-Net, ``Unet(in_chans=1, out_chans=1)``.
-        loss: ``l1`` on normalised images (fastMRI's U-Net loss) or ``ssim`` (1 - SSIM of the
-            un-normalised images, data range = the volume's maximum).
+        net: ``mri_recon.models.Unet`` (zero-filled images in, (batch, 1, H, W) -> (batch, 1,
+            H, W)) or ``mri_recon.models.VarNet`` (masked k-space in); ``None`` builds fastMRI's
+            U-Net, ``Unet(in_chans=1, out_chans=1)``. The datamodule makes the samples it takes.
+        loss: ``l1`` (on normalised images for the U-Net, fastMRI's U-Net loss; in the data's
+            scale for the VarNet) or ``ssim`` (1 - SSIM of the un-normalised, cropped images,
+            data range = the volume's maximum: fastMRI's VarNet loss); ``None`` is fastMRI's
+            loss for the network: ``l1`` for the U-Net, ``ssim`` for the VarNet.
         optimizer: builds the optimizer from the parameters; any ``mri_recon.optim`` or
             ``torch.optim`` class (default: this project's ``Adam``, lr 1e-3).
         lr_scheduler: builds a learning-rate scheduler from the optimizer (stepped per epoch),
             e.g. ``StepLR`` or ``CosineAnnealingLR``; ``None`` keeps the rate constant.
-        pretrained: weights loaded into ``net`` before training: a ``fastmri.models.Unet``
-            state dict file (fastMRI's published U-Net weights or a fastMRI Lightning checkpoint;
-            see ``mri_recon.models.fastmri_weights`` for the mapping) or a checkpoint of this
-            project with the same network. Loaded with ``weights_only=True``.
+        pretrained: weights loaded into ``net`` before training: a ``fastmri.models.Unet`` or
+            ``VarNet`` state dict file (fastMRI's published weights or a fastMRI Lightning
+            checkpoint; see ``mri_recon.models.fastmri_weights`` for the mapping) or a checkpoint
+            of this project with the same network. Loaded with ``weights_only=True``.
     """
 
     def __init__(
         self,
         net: nn.Module | None = None,
-        loss: str = "l1",
+        loss: str | None = None,
         optimizer: OptimizerCallable = Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
         pretrained: str | None = None,
     ) -> None:
         super().__init__()
-        if loss not in LOSSES:
+        if loss is not None and loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
         self.save_hyperparameters(ignore=["net", "optimizer", "lr_scheduler"])
         self.net = net if net is not None else Unet(in_chans=1, out_chans=1)
+        self.loss_name = loss or DEFAULT_LOSSES[network_class(self.net)]
         if pretrained is not None:
             self._load_pretrained(pretrained)
-        self.ssim_loss = SSIMLoss() if loss == "ssim" else None
+        self.ssim_loss = SSIMLoss() if self.loss_name == "ssim" else None
         self.optimizer_factory = optimizer
         self.lr_scheduler_factory = lr_scheduler
         self.metrics = VolumeMetrics()
         self.losses = {"train": LossMean(), "val": LossMean(), "test": LossMean()}
 
     def _load_pretrained(self, path: str) -> None:
-        """Loads fastMRI U-Net weights, or the network of one of this project's checkpoints."""
+        """Loads fastMRI U-Net or VarNet weights, or the network of one of this project's
+        checkpoints."""
         state = read_checkpoint_file(path, "pretrained")
         ours = isinstance(state, dict) and SECTION in state
         try:
@@ -88,11 +103,19 @@ class ReconModule(pl.LightningModule):
                 f"continue its training use --ckpt_path {path}"
             ) from None
 
-    def forward(self, image: Tensor) -> Tensor:
-        """Reconstructs normalised images, (batch, H, W) -> (batch, H, W)."""
-        return self.net(image.unsqueeze(1)).squeeze(1)
+    def sample_transform(
+        self, challenge: str, mask_func: MaskFunc | None, use_seed: bool, on_device: bool = False
+    ) -> UnetDataTransform | VarNetDataTransform:
+        """The transform making the samples the network takes (``FastMriDataModule`` asks; see
+        ``mri_recon.training.networks.sample_transform``)."""
+        return sample_transform(self.net, challenge, mask_func, use_seed, on_device=on_device)
 
-    def _loss(self, output: Tensor, batch: UnetSample) -> Tensor:
+    def forward(self, batch: Sample) -> Tensor:
+        """Reconstructs a batch, (batch, H, W) in the scale of ``batch.target``: normalised
+        images for the U-Net, the data's scale for the VarNet."""
+        return network_output(self.net, batch)
+
+    def _loss(self, output: Tensor, batch: Sample) -> Tensor:
         if self.ssim_loss is None:
             return F.l1_loss(output, batch.target)
         output, target = batch.unnormalize(output), batch.unnormalize(batch.target)
@@ -100,8 +123,8 @@ class ReconModule(pl.LightningModule):
         data_range = torch.where(max_value > 0, max_value, target.amax(dim=(-2, -1)))
         return self.ssim_loss(output.unsqueeze(1), target.unsqueeze(1), data_range)
 
-    def _common_step(self, batch: UnetSample, stage: str) -> tuple[Tensor, Tensor]:
-        output = self(batch.image).float()
+    def _common_step(self, batch: Sample, stage: str) -> tuple[Tensor, Tensor]:
+        output = self(batch).float()
         with torch.autocast(self.device.type, enabled=False):  # loss and metrics in float32
             loss = self._loss(output, batch)
         self.losses[stage].update(loss, output.shape[0])
@@ -119,13 +142,13 @@ class ReconModule(pl.LightningModule):
     def on_train_epoch_start(self) -> None:
         self.losses["train"].reset()
 
-    def training_step(self, batch: UnetSample, batch_idx: int) -> Tensor:
+    def training_step(self, batch: Sample, batch_idx: int) -> Tensor:
         return self._common_step(batch, "train")[0]
 
     def on_train_epoch_end(self) -> None:
         self._log_loss("train")
 
-    def _evaluation_step(self, batch: UnetSample | None, stage: str) -> dict[str, Tensor] | None:
+    def _evaluation_step(self, batch: Sample | None, stage: str) -> dict[str, Tensor] | None:
         """Scores the batch; returns its un-normalised output and target (for callbacks)."""
         if batch is None or batch.target.dim() < 3:  # all skipped, or no targets (test files)
             return None
@@ -152,7 +175,7 @@ class ReconModule(pl.LightningModule):
         self.metrics.reset()
         self.losses["val"].reset()
 
-    def validation_step(self, batch: UnetSample, batch_idx: int) -> dict[str, Tensor] | None:
+    def validation_step(self, batch: Sample, batch_idx: int) -> dict[str, Tensor] | None:
         return self._evaluation_step(batch, "val")
 
     def on_validation_epoch_end(self) -> None:
@@ -162,7 +185,7 @@ class ReconModule(pl.LightningModule):
         self.metrics.reset()
         self.losses["test"].reset()
 
-    def test_step(self, batch: UnetSample, batch_idx: int) -> dict[str, Tensor] | None:
+    def test_step(self, batch: Sample, batch_idx: int) -> dict[str, Tensor] | None:
         return self._evaluation_step(batch, "test")
 
     def on_test_epoch_end(self) -> None:

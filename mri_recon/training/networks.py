@@ -1,0 +1,82 @@
+"""The networks ``ReconModule`` trains and the commands run, and what differs between them.
+
+A U-Net (``mri_recon.models.Unet``) maps a normalised zero-filled image to a normalised image; its
+samples are ``UnetSample``s. A VarNet (``mri_recon.models.VarNet``) maps masked multicoil k-space to
+an image in the data's scale; its samples are ``VarNetSample``s. Both sample types answer
+``unnormalize`` (the identity for VarNet samples) and ``zero_filled``, so the loss, the metrics,
+the checkpoints and the volume loop treat the two alike through the functions here.
+"""
+
+from typing import Any
+
+from fastmri.data.subsample import MaskFunc
+from torch import Tensor, nn
+
+from mri_recon.data.device_transform import KspaceSliceTransform
+from mri_recon.data.kspace_transform import VarNetDataTransform, VarNetSample
+from mri_recon.data.transforms import CLAMP, UnetDataTransform
+from mri_recon.models import Unet, VarNet
+
+NETWORKS: dict[str, type[nn.Module]] = {"Unet": Unet, "VarNet": VarNet}
+NET_NAMES = {"Unet": "U-Net", "VarNet": "VarNet"}  # how reports and figures name each network
+DEFAULT_LOSSES = {"Unet": "l1", "VarNet": "ssim"}  # fastMRI's recipe for each
+
+
+def network_class(net: nn.Module) -> str:
+    """The key of ``net``'s class in ``NETWORKS``.
+
+    Raises:
+        TypeError: ``net`` is neither a ``Unet`` nor a ``VarNet``.
+    """
+    for name, cls in NETWORKS.items():
+        if isinstance(net, cls):
+            return name
+    raise TypeError(
+        f"model.net: only mri_recon.models.Unet and mri_recon.models.VarNet are supported, "
+        f"got {type(net).__name__}"
+    )
+
+
+def sample_transform(
+    net: nn.Module | None,
+    challenge: str,
+    mask_func: MaskFunc | None,
+    use_seed: bool,
+    clamp: float | None = CLAMP,
+    on_device: bool = False,
+) -> UnetDataTransform | VarNetDataTransform:
+    """The transform making the samples ``net`` takes (U-Net samples for ``None``).
+
+    Args:
+        net: the network.
+        challenge: ``singlecoil`` or ``multicoil``.
+        mask_func: draws the undersampling masks; ``None`` uses the k-space as stored.
+        use_seed: masks seeded per file (validation, test, inference) or fresh (training).
+        clamp: the U-Net transform's clipping of normalised images (``None``: none).
+        on_device: the U-Net's FFTs left to the batch on the device (``KspaceSliceTransform``,
+            see ``FastMriDataModule(transform_on_device=True)``); the VarNet's transform has none.
+    """
+    if isinstance(net, VarNet):
+        return VarNetDataTransform(challenge, mask_func=mask_func, use_seed=use_seed)
+    transform_class = KspaceSliceTransform if on_device else UnetDataTransform
+    return transform_class(challenge, mask_func=mask_func, use_seed=use_seed, clamp=clamp)
+
+
+def network_output(net: nn.Module, batch: Any) -> Tensor:
+    """``net``'s reconstruction of a batch, (batch, H, W), in the scale of ``batch.target``:
+    normalised for U-Net samples, the data's for VarNet samples (cropped to the target size).
+
+    Raises:
+        ValueError: the batch holds samples for the other kind of network.
+    """
+    varnet = isinstance(net, VarNet)
+    if varnet != isinstance(batch, VarNetSample):
+        given = type(batch).__name__
+        wanted = "VarNetSample" if varnet else "UnetSample"
+        raise ValueError(
+            f"model.net: a {type(net).__name__} takes {wanted} batches, got {given} (use the "
+            "transform of mri_recon.training.networks.sample_transform)"
+        )
+    if varnet:
+        return batch.crop(net(batch.masked_kspace, batch.mask, batch.num_low_frequencies))
+    return net(batch.image.unsqueeze(1)).squeeze(1)

@@ -1,0 +1,25 @@
+"""scripts/benchmark_varnet.py: each mode in its own process, one Markdown row per mode."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark_varnet.py"
+
+
+@pytest.mark.slow  # three processes, each importing torch
+def test_a_tiny_run_prints_a_row_per_mode() -> None:
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--coils", "2", "--height", "32", "--width", "24",
+         "--cascades", "2", "--steps", "1"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("VarNet (2 cascades, aten layers), 2 coils, 32 x 24")
+    rows = [line.strip("|").split("|") for line in lines[-3:]]
+    assert [row[0].strip() for row in rows] == ["train", "train-checkpointed", "inference"]
+    for row in rows:
+        assert float(row[1]) > 0 and all(cell.strip().endswith("GiB") for cell in row[2:])
