@@ -53,9 +53,10 @@ def test_quick_run_on_tiny_sizes_writes_every_figure(tmp_path: Path) -> None:
     assert {"cpu", "cores", "torch", "date", "fast_bf16_cpu"} <= set(summary["settings"]["machine"])
 
 
-def test_every_recipe_is_timed_once() -> None:
+def test_every_unet_recipe_is_timed_once() -> None:
     cases = recipe_cases("cpu")
-    assert sorted(name for case in cases for name in case.recipes) == recipe_names()
+    unets = [name for name in recipe_names() if not name.startswith("varnet_")]
+    assert sorted(name for case in cases for name in case.recipes) == unets
     demo = next(case for case in cases if case.recipes == ["demo"])
     assert (demo.batch_size, demo.size, demo.net["chans"]) == (8, 128, 16)
     fastmri = next(case for case in cases if "unet_knee_singlecoil" in case.recipes)
