@@ -18,7 +18,7 @@ from fastmri.data.transforms import apply_mask, center_crop, to_tensor
 from torch import Tensor
 
 from mri_recon.data.fastmri_format import check_challenge
-from mri_recon.data.transforms import mask_seed, output_size
+from mri_recon.data.transforms import mask_padding, mask_seed, output_size
 
 
 class VarNetSample(NamedTuple):
@@ -112,9 +112,7 @@ class VarNetDataTransform:
         kspace_torch = to_tensor(kspace).to(torch.float32)
         if self.which_challenge == "singlecoil":
             kspace_torch = kspace_torch.unsqueeze(0)
-        padding = None
-        if "padding_left" in attrs and "padding_right" in attrs:
-            padding = (attrs["padding_left"], attrs["padding_right"])
+        padding = mask_padding(attrs)
         num_low_frequencies = 0
         if mask is not None or self.mask_func is None:  # the k-space as stored
             full = np.ones(kspace_torch.shape[-2], dtype=np.float32)

@@ -74,6 +74,14 @@ def output_size(
     return (num_cols, num_cols) if num_cols < size[1] else (size[0], size[1])
 
 
+def mask_padding(attrs: dict[str, Any]) -> tuple[int, int] | None:
+    """The phase-encode columns outside ``[padding_left, padding_right)`` that a file's header
+    marks as padding (masks leave them unsampled); ``None`` when the header gives none."""
+    if "padding_left" in attrs and "padding_right" in attrs:
+        return (attrs["padding_left"], attrs["padding_right"])
+    return None
+
+
 def mask_seed(fname: str) -> tuple[int, ...]:
     """The per-volume mask seed fastmri uses: the file name's character codes."""
     return tuple(map(ord, fname))
@@ -115,11 +123,7 @@ class UnetDataTransform:
 
     def _mask_arguments(self, attrs: dict[str, Any], fname: str) -> tuple:
         """The seed and the phase-encode padding the mask of this slice is drawn with."""
-        seed = mask_seed(fname) if self.use_seed else None
-        padding = None
-        if "padding_left" in attrs and "padding_right" in attrs:
-            padding = (attrs["padding_left"], attrs["padding_right"])
-        return seed, padding
+        return (mask_seed(fname) if self.use_seed else None), mask_padding(attrs)
 
     def masked_kspace(
         self, kspace: np.ndarray, mask: np.ndarray | None, attrs: dict[str, Any], fname: str
