@@ -25,22 +25,31 @@ PREVIEW_PERCENTILE = 99.5  # the montage's white level, as a percentile of the s
 
 @dataclass
 class ComparisonRow:
-    """One row of a comparison figure: a slice, its baseline, its reconstruction and the target.
+    """One row of a comparison figure: a slice, its baseline, one or more networks'
+    reconstructions and the target.
 
     Attributes:
         title: row title, e.g. ``"file_sim0_0030.h5  slice 3  4x"``.
         zero_filled: (H, W) magnitude image of the zero-filled baseline.
-        reconstruction: (H, W) magnitude image of the model's reconstruction.
+        reconstruction: (H, W) magnitude image of a network's reconstruction, or a sequence of
+            them (several networks side by side).
         target: (H, W) magnitude image of the fully sampled reference.
-        labels: the 4 panel labels (zero-filled, reconstruction, target, error); ``None`` gives
-            the plain names. The error label should state the error gain, e.g. ``"|error| x5"``.
+        labels: the panel labels: zero-filled, each reconstruction, target, then each
+            reconstruction's error (4 for one reconstruction); ``None`` gives the plain names.
+            Error labels should state the error gain, e.g. ``"|error| x5"``.
     """
 
     title: str
     zero_filled: np.ndarray
-    reconstruction: np.ndarray
+    reconstruction: np.ndarray | Sequence[np.ndarray]
     target: np.ndarray
     labels: Sequence[str] | None = None
+
+    def reconstructions(self) -> list[np.ndarray]:
+        """The reconstructions as a list (one item for a single image)."""
+        if isinstance(self.reconstruction, np.ndarray):
+            return [self.reconstruction]
+        return list(self.reconstruction)
 
 
 def save_preview_png(
@@ -91,12 +100,13 @@ def save_comparison_png(
     overwrite: bool = False,
     error_gain: float = 5.0,
 ) -> Path:
-    """Saves a figure with one row per slice: zero-filled | reconstruction | target | error.
+    """Saves a figure with one row per slice: zero-filled | reconstruction(s) | target | error(s).
 
-    Each row has its title in a strip on top, then the 4 panels side by side, each with its label
-    in a strip above it. The first 3 panels share the target's grey scale (0 .. target maximum);
-    the error panel shows ``|reconstruction - target|`` on that scale multiplied by
-    ``error_gain``, so small errors are visible (black where they agree). Images narrower than
+    Each row has its title in a strip on top, then its panels side by side (4 for one
+    reconstruction, 2 more per further one), each with its label in a strip above it. The image
+    panels share the target's grey scale (0 .. target maximum); each error panel shows
+    ``|reconstruction - target|`` on that scale multiplied by ``error_gain``, so small errors are
+    visible (black where they agree). Images narrower than
     ``MIN_PANEL_WIDTH`` are enlarged by a whole factor with nearest-neighbour sampling, so labels
     stay readable and pixels keep their values. Rows of different image sizes are left-aligned.
 
@@ -142,42 +152,62 @@ def _checked_image(name: str, array: np.ndarray, layout: str) -> np.ndarray:
 
 def _checked_row(
     index: int, row: ComparisonRow, error_gain: float
-) -> tuple[str, list[np.ndarray], list[str]]:
-    """Validates one comparison row; returns its title, 4 images (error map last) and labels."""
+) -> tuple[str, list[np.ndarray], list[str], int]:
+    """Validates one comparison row; returns its title, its images (zero-filled, the
+    reconstructions, target, then the error maps), their labels and how many are error maps."""
     name = f"rows[{index}]"
     if not isinstance(row, ComparisonRow):
         raise ValueError(f"{name}: expected a ComparisonRow, got {type(row).__name__}")
-    fields = ("zero_filled", "reconstruction", "target")
-    images = [_checked_image(f"{name}.{field}", getattr(row, field), "(H, W)") for field in fields]
-    for field, image in zip(fields[:2], images[:2]):
-        if image.shape != images[2].shape:
-            raise ValueError(
-                f"{name}: {field} shape {image.shape} != target shape {images[2].shape}"
-            )
+    zero_filled = _checked_image(f"{name}.zero_filled", row.zero_filled, "(H, W)")
+    given = row.reconstructions()
+    if not given:
+        raise ValueError(f"{name}.reconstruction: expected at least one image")
+    recons = [
+        _checked_image(f"{name}.reconstruction" + (f"[{i}]" if len(given) > 1 else ""), r, "(H, W)")
+        for i, r in enumerate(given)
+    ]
+    target = _checked_image(f"{name}.target", row.target, "(H, W)")
+    for field, image in [("zero_filled", zero_filled)] + [("reconstruction", r) for r in recons]:
+        if image.shape != target.shape:
+            raise ValueError(f"{name}: {field} shape {image.shape} != target shape {target.shape}")
+    count = len(recons)
     if row.labels is None:
-        labels = ["zero-filled", "reconstruction", "target", f"|error| x{error_gain:g}"]
+        names = (
+            ["reconstruction"] if count == 1 else [f"reconstruction {i + 1}" for i in range(count)]
+        )
+        error = (
+            [f"|error| x{error_gain:g}"]
+            if count == 1
+            else [f"|error {i + 1}| x{error_gain:g}" for i in range(count)]
+        )
+        labels = ["zero-filled", *names, "target", *error]
     else:
         labels = list(row.labels)
-        if len(labels) != 4 or not all(isinstance(label, str) for label in labels):
-            raise ValueError(f"{name}.labels: expected 4 strings, got {row.labels!r}")
-    images.append(np.abs(images[1] - images[2]))
-    return str(row.title), images, labels
+        if len(labels) != 2 + 2 * count or not all(isinstance(label, str) for label in labels):
+            raise ValueError(f"{name}.labels: expected {2 + 2 * count} strings, got {row.labels!r}")
+    errors = [np.abs(r - target) for r in recons]
+    return str(row.title), [zero_filled, *recons, target, *errors], labels, count
 
 
 def _render_row(
     title: str,
     images: list[np.ndarray],
     labels: list[str],
+    errors: int,
     error_gain: float,
     font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
 ) -> Image.Image:
-    """Draws one comparison row: title strip, label strips and the 4 enlarged panels."""
+    """Draws one comparison row: title strip, label strips and the enlarged panels (the last
+    ``errors`` of ``images`` are error maps)."""
     height, width = images[0].shape
     scale = max(1, math.ceil(MIN_PANEL_WIDTH / width))
     panel_w, panel_h = width * scale, height * scale
-    white = float(images[2].max())
-    gains = (1.0, 1.0, 1.0, error_gain)
-    row = Image.new("L", (4 * panel_w + 3 * GAP, TITLE_HEIGHT + LABEL_HEIGHT + panel_h), 0)
+    white = float(images[-errors - 1].max())  # the target's
+    gains = [1.0] * (len(images) - errors) + [error_gain] * errors
+    panels = len(images)
+    row = Image.new(
+        "L", (panels * panel_w + (panels - 1) * GAP, TITLE_HEIGHT + LABEL_HEIGHT + panel_h), 0
+    )
     draw = ImageDraw.Draw(row)
     _draw_text(draw, title, 0, 0, row.width, TITLE_HEIGHT, font)
     for column, (image, gain, label) in enumerate(zip(images, gains, labels)):

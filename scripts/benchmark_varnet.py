@@ -8,13 +8,16 @@ fastMRI's 12 cascades, 18 channels, 8 sensitivity channels) in three modes:
 - ``train-checkpointed``: the same with ``checkpoint_cascades=True`` (gradient checkpointing);
 - ``inference``: a forward pass under ``torch.inference_mode``.
 
+``--reference`` runs ``fastmri.models.VarNet`` (fastMRI's own network, same sizes) instead, so
+the two can be compared on the same machine; it has no gradient checkpointing.
+
 Each mode runs in its own process, so its peak memory is its own: on the CPU the peak resident
 set (``ru_maxrss``) and the peak above the resident set before the first pass (the activations,
 gradients and optimizer state); on a GPU ``torch.cuda.max_memory_allocated``. The time is the
 mean of ``--steps`` passes after one warm-up pass.
 
     python scripts/benchmark_varnet.py [--device cpu|cuda] [--coils 15] [--height 640]
-        [--width 368] [--cascades 12] [--steps 2] [--impl aten]
+        [--width 368] [--cascades 12] [--steps 2] [--impl aten] [--reference]
 
 It prints a Markdown table, the form of docs/benchmarks.md.
 """
@@ -55,12 +58,17 @@ def sample(args: argparse.Namespace, device: torch.device) -> tuple[torch.Tensor
 def measure(args: argparse.Namespace) -> dict[str, float]:
     """One mode's seconds per slice and peak memory (MiB), in this process."""
     device = torch.device(args.device)
-    net = VarNet(
-        num_cascades=args.cascades,
-        conv_impl=args.impl,
-        norm_impl=args.impl,
-        checkpoint_cascades=args.mode == "train-checkpointed",
-    ).to(device)
+    if args.reference:
+        from fastmri.models import VarNet as FastmriVarNet
+
+        net = FastmriVarNet(num_cascades=args.cascades).to(device)
+    else:
+        net = VarNet(
+            num_cascades=args.cascades,
+            conv_impl=args.impl,
+            norm_impl=args.impl,
+            checkpoint_cascades=args.mode == "train-checkpointed",
+        ).to(device)
     optimizer = Adam(net.parameters(), lr=3e-4)
     kspace, mask = sample(args, device)
     training = args.mode != "inference"
@@ -93,8 +101,9 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
 def table(args: argparse.Namespace, rows: dict[str, dict[str, float]]) -> str:
     """The results as a Markdown table."""
     memory = "peak GPU memory" if args.device == "cuda" else "peak RSS | peak above start"
+    name = "fastmri.models.VarNet" if args.reference else f"VarNet ({args.impl} layers)"
     lines = [
-        f"VarNet ({args.cascades} cascades, {args.impl} layers), {args.coils} coils, "
+        f"{name}, {args.cascades} cascades, {args.coils} coils, "
         f"{args.height} x {args.width}, batch 1, {args.device}, {torch.get_num_threads()} threads",
         "",
         f"| mode | s / slice | {memory} |",
@@ -118,11 +127,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2, help="timed passes after one warm-up")
     parser.add_argument("--impl", choices=("scratch", "aten"), default="aten")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--reference", action="store_true", help="fastmri.models.VarNet instead")
     parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)  # one mode, in a child
     args = parser.parse_args()
     if args.mode is not None:
         print(json.dumps(measure(args)))
         return
+    if args.reference and "train-checkpointed" in args.modes:
+        parser.error("--reference: fastmri.models.VarNet has no gradient checkpointing")
     rows = {}
     for mode in args.modes:
         child = [*sys.argv[1:], "--mode", mode]

@@ -110,6 +110,31 @@ def test_comparison_layout_scale_and_error_panel(tmp_path: Path) -> None:
     assert error.max() == 0
 
 
+def test_several_reconstructions_share_one_row(tmp_path: Path) -> None:
+    row = comparison_row()
+    better = row.target.copy()
+    better[100:110, 50:60] += 0.01  # a smaller error than row's
+    row.reconstruction = [row.reconstruction, better]
+    figure = read_png(save_comparison_png([row], tmp_path / "cmp.png"))
+    assert figure.shape == (TITLE_HEIGHT + LABEL_HEIGHT + 256, 6 * 256 + 5 * GAP)
+    zero_filled, first, second, target, first_error, second_error = (
+        panel(figure, c, 256, 256) for c in range(6)
+    )
+    assert np.all(zero_filled == round(0.4 * 255)) and np.all(target[20:40, 60:80] == 255)
+    assert np.all(first[200:220, 100:120] == round(0.84 * 255))
+    assert np.all(second[200:220, 100:120] == round(0.81 * 255))
+    assert np.all(first_error[200:220, 100:120] == round(0.04 * 5 * 255))
+    assert np.all(second_error[200:220, 100:120] == round(0.01 * 5 * 255))
+    assert first_error[:200].max() == 0 and second_error[:200].max() == 0
+    with pytest.raises(ValueError, match=r"rows\[0\]\.labels: expected 6 strings"):
+        row.labels = ["zero-filled", "a", "b", "target", "|error| x5"]
+        save_comparison_png([row], tmp_path / "bad.png")
+    with pytest.raises(ValueError, match=r"rows\[0\]\.reconstruction: expected at least one"):
+        row.labels, row.reconstruction = None, []
+        save_comparison_png([row], tmp_path / "bad.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cmp.png"]
+
+
 def test_labels_and_titles_are_drawn_in_their_strips(tmp_path: Path) -> None:
     row = comparison_row()
     plain = read_png(save_comparison_png([row], tmp_path / "a.png"))

@@ -2,10 +2,10 @@
 of ``evaluate --checkpoint`` and the demo.
 
 Each volume is scored with fastMRI's definitions (data range = the target volume's maximum, SSIM
-per slice then averaged) for the zero-filled input and for the network's reconstruction, and
-optionally drawn: its middle slice as zero-filled | network | target | error. A volume that failed
-(a bad slice, a non-finite output or target) is a failure of the report, in no mean. Several
-networks (the demo's U-Net and VarNet) are scored on the same volumes side by side.
+per slice then averaged) for the zero-filled input and for each network's reconstruction, and
+optionally drawn: its middle slice in one row, zero-filled | network(s) | target | error(s). A
+volume that failed (a bad slice, a non-finite output or target) is a failure of the report, in no
+mean. Several networks (the demo's U-Net and VarNet) are scored on the same volumes side by side.
 """
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -64,26 +64,27 @@ def comparison_report(models: Sequence[str], **info: str) -> Report:
 def save_volume_figure(
     path: Path, scores: VolumeScores, truth: Truth, volumes: Mapping[str, VolumeResult]
 ) -> Path:
-    """A PNG of the volume's middle slice, one row per network: zero-filled | its reconstruction
-    | target | error."""
+    """A PNG of the volume's middle slice in one row: zero-filled | each network's
+    reconstruction | target | each network's error."""
     middle = truth.target.shape[0] // 2
-    zero_filled = next(iter(volumes.values())).zero_filled[middle]
-    fname = next(iter(volumes.values())).fname
+    first = next(iter(volumes.values()))
 
     def label(method: str) -> str:
         return f"{method}  volume SSIM {scores.scores[method]['ssim']:.3f}"
 
-    rows = [
-        ComparisonRow(
-            title=f"{fname}  slice {middle}  {truth.acceleration}x  {model}",
-            zero_filled=zero_filled,
-            reconstruction=volume.reconstruction[middle],
-            target=truth.target[middle],
-            labels=[label(ZERO_FILLED), label(model), "target", "|error| x5"],
-        )
-        for model, volume in volumes.items()
-    ]
-    return save_comparison_png(rows, path, overwrite=True)
+    row = ComparisonRow(
+        title=f"{first.fname}  slice {middle}  {truth.acceleration}x",
+        zero_filled=first.zero_filled[middle],
+        reconstruction=[volume.reconstruction[middle] for volume in volumes.values()],
+        target=truth.target[middle],
+        labels=[
+            label(ZERO_FILLED),
+            *(label(model) for model in volumes),
+            "target",
+            *(f"|{model} error| x5" for model in volumes),
+        ],
+    )
+    return save_comparison_png([row], path, overwrite=True)
 
 
 def compare_with_zero_filled(
