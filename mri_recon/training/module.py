@@ -82,6 +82,12 @@ class ReconModule(pl.LightningModule):
         if pretrained is not None:
             self._load_pretrained(pretrained)
         self.ssim_loss = SSIMLoss() if self.loss_name == "ssim" else None
+        # The SSIM window is a constant buffer. Left to DDP, it would be broadcast at every
+        # forward, validation's too: a collective that hangs the run when the processes have
+        # different numbers of validation batches (volumes are not split between processes).
+        self._ddp_params_and_buffers_to_ignore = [
+            name for name, _ in self.named_buffers() if name.startswith("ssim_loss.")
+        ]
         self.optimizer_factory = optimizer
         self.lr_scheduler_factory = lr_scheduler
         self.metrics = VolumeMetrics()

@@ -16,10 +16,10 @@ from tests.training.conftest import fit_args, run_cli
 # Two pooling levels: with four, the 32 x 32 slices reach 2 x 2 feature maps whose instance norms
 # blow float rounding up (one process on 1 or 2 threads then differs by 1e-4 after 5 steps); with
 # two, 9 steps of one process on 1 and 2 threads agree to 1e-7, and DDP must match to 1e-5.
-RUN = ("--model.net.init_args.chans", "4", "--model.net.init_args.num_pool_layers", "2",
-       "--trainer.precision", "32", "--trainer.deterministic", "true", "--trainer.max_epochs", "1",
-       "--trainer.logger", "pytorch_lightning.loggers.CSVLogger",
-       "--trainer.enable_model_summary", "false")  # fmt: skip
+COMMON = ("--trainer.precision", "32", "--trainer.deterministic", "true",
+          "--trainer.max_epochs", "1", "--trainer.logger", "pytorch_lightning.loggers.CSVLogger",
+          "--trainer.enable_model_summary", "false")  # fmt: skip
+RUN = ("--model.net.init_args.chans", "4", "--model.net.init_args.num_pool_layers", "2", *COMMON)
 
 
 def epoch_losses(root: Path) -> list[float]:
@@ -29,8 +29,10 @@ def epoch_losses(root: Path) -> list[float]:
         return [float(row["train/loss"]) for row in csv.DictReader(f) if row.get("train/loss")]
 
 
-@pytest.mark.slow
-def test_two_processes_train_like_one_with_both_batches(small_multicoil: Path, tmp_path: Path):
+def ddp_and_single(config: str, run: tuple[str, ...], small_multicoil: Path, tmp_path: Path):
+    """Trains ``config`` one epoch with two DDP processes of batch 1 (one validation volume for
+    the two) and in one process with batch 2; returns both last checkpoints' states and epoch
+    losses."""
     data = tmp_path / "data"
     copy_folder(small_multicoil / "multicoil_train", data / "multicoil_train")
     first_val = sorted((small_multicoil / "multicoil_val").glob("*.h5"))[0]
@@ -39,20 +41,44 @@ def test_two_processes_train_like_one_with_both_batches(small_multicoil: Path, t
         if extra.name != first_val.name:
             extra.unlink()  # one validation volume for two processes
     ddp = tmp_path / "ddp"
-    args = fit_args("demo", data, ddp, *RUN, "--trainer.logger.save_dir", str(ddp),
+    args = fit_args(config, data, ddp, *run, "--trainer.logger.save_dir", str(ddp),
                     "--data.batch_size", "1", "--trainer.strategy", "ddp",
                     "--trainer.devices", "2")  # fmt: skip
     result = subprocess.run([sys.executable, "-m", "mri_recon", *args], capture_output=True,
-                            text=True, timeout=600, cwd=tmp_path)  # fmt: skip
+                            text=True, timeout=300, cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr and "sync_dist" not in result.stderr
     single = tmp_path / "single"
-    run_cli(*fit_args("demo", data, single, *RUN, "--trainer.logger.save_dir", str(single),
+    run_cli(*fit_args(config, data, single, *run, "--trainer.logger.save_dir", str(single),
                       "--data.batch_size", "2"))  # fmt: skip
     states = [torch.load(root / "checkpoints" / "last.ckpt", weights_only=True)
               for root in (ddp, single)]  # fmt: skip
+    (ddp_loss,), (single_loss,) = epoch_losses(ddp), epoch_losses(single)
+    return states, (ddp_loss, single_loss)
+
+
+@pytest.mark.slow
+def test_two_processes_train_like_one_with_both_batches(small_multicoil: Path, tmp_path: Path):
+    states, (ddp_loss, single_loss) = ddp_and_single("demo", RUN, small_multicoil, tmp_path)
     assert states[0]["global_step"] == states[1]["global_step"] == 9  # 18 slices, 2 per step
     for key, value in states[1]["state_dict"].items():
         torch.testing.assert_close(states[0]["state_dict"][key], value, rtol=0, atol=1e-5)
-    (ddp_loss,), (single_loss,) = epoch_losses(ddp), epoch_losses(single)
     assert ddp_loss == pytest.approx(single_loss, abs=1e-5)  # the mean over both processes
+
+
+# A small VarNet (one cascade, two pooling levels) with the recipe's SSIM loss.
+VARNET_RUN = ("--model.net.init_args.num_cascades", "1", "--model.net.init_args.chans", "4",
+              "--model.net.init_args.pools", "2", "--model.net.init_args.sens_chans", "2",
+              "--model.net.init_args.sens_pools", "1", *COMMON)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_varnet_trains_with_ddp_like_one_process(small_multicoil: Path, tmp_path: Path):
+    states, (ddp_loss, single_loss) = ddp_and_single(
+        "varnet_demo", VARNET_RUN, small_multicoil, tmp_path
+    )
+    assert states[0]["global_step"] == states[1]["global_step"] == 9
+    assert states[0]["mri_recon"]["network"] == states[1]["mri_recon"]["network"] == "VarNet"
+    for key, value in states[1]["state_dict"].items():
+        torch.testing.assert_close(states[0]["state_dict"][key], value, rtol=0, atol=1e-5)
+    assert ddp_loss == pytest.approx(single_loss, abs=1e-5)
