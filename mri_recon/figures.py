@@ -106,9 +106,9 @@ def save_comparison_png(
     reconstruction, 2 more per further one), each with its label in a strip above it. The image
     panels share the target's grey scale (0 .. target maximum); each error panel shows
     ``|reconstruction - target|`` on that scale multiplied by ``error_gain``, so small errors are
-    visible (black where they agree). Images narrower than
-    ``MIN_PANEL_WIDTH`` are enlarged by a whole factor with nearest-neighbour sampling, so labels
-    stay readable and pixels keep their values. Rows of different image sizes are left-aligned.
+    visible (black where they agree). Images narrower than ``MIN_PANEL_WIDTH`` are enlarged by a
+    whole factor with nearest-neighbour sampling, so labels stay readable and pixels keep their
+    values. Rows of different image sizes are left-aligned.
 
     Args:
         rows: the rows, top to bottom (at least one).
@@ -162,24 +162,22 @@ def _checked_row(
     given = row.reconstructions()
     if not given:
         raise ValueError(f"{name}.reconstruction: expected at least one image")
+    count = len(given)
+
+    def numbered(text: str, i: int, form: str) -> str:  # numbered only when there are several
+        return text if count == 1 else text + form.format(i)
+
     recons = [
-        _checked_image(f"{name}.reconstruction" + (f"[{i}]" if len(given) > 1 else ""), r, "(H, W)")
+        _checked_image(numbered(f"{name}.reconstruction", i, "[{}]"), r, "(H, W)")
         for i, r in enumerate(given)
     ]
     target = _checked_image(f"{name}.target", row.target, "(H, W)")
     for field, image in [("zero_filled", zero_filled)] + [("reconstruction", r) for r in recons]:
         if image.shape != target.shape:
             raise ValueError(f"{name}: {field} shape {image.shape} != target shape {target.shape}")
-    count = len(recons)
     if row.labels is None:
-        names = (
-            ["reconstruction"] if count == 1 else [f"reconstruction {i + 1}" for i in range(count)]
-        )
-        error = (
-            [f"|error| x{error_gain:g}"]
-            if count == 1
-            else [f"|error {i + 1}| x{error_gain:g}" for i in range(count)]
-        )
+        names = [numbered("reconstruction", i + 1, " {}") for i in range(count)]
+        error = [f"|{numbered('error', i + 1, ' {}')}| x{error_gain:g}" for i in range(count)]
         labels = ["zero-filled", *names, "target", *error]
     else:
         labels = list(row.labels)

@@ -81,6 +81,14 @@ def test_resume_continues_the_run(tmp_path: Path, small_multicoil: Path):
     assert straight["lr_schedulers"] == split_state["lr_schedulers"]
 
 
+def assert_finite_run(cli) -> None:
+    """The run logged finite training and validation losses and SSIM, and its weights are
+    finite."""
+    for name in ("train/loss", "val/loss", "val/ssim"):
+        assert torch.isfinite(cli.trainer.callback_metrics[name]), name
+    assert all(torch.isfinite(p).all() for p in cli.model.parameters())
+
+
 def assert_identical(got, expected, where: str = "") -> None:
     """Nested dicts/lists of tensors and plain values are equal bit for bit."""
     if isinstance(expected, dict):
@@ -121,9 +129,7 @@ def test_bf16_mixed_and_channels_last_train_without_nan(tmp_path: Path, small_mu
                             "--model.net.init_args.channels_last", "true",
                             "--trainer.limit_val_batches", "2"))  # fmt: skip
     assert cli.trainer.global_step == 3
-    for name in ("train/loss", "val/loss", "val/ssim"):
-        assert torch.isfinite(cli.trainer.callback_metrics[name]), name
-    assert all(torch.isfinite(p).all() for p in cli.model.parameters())
+    assert_finite_run(cli)
     weight = cli.model.net.down_sample_layers[0].layers[0].weight
     assert weight.is_contiguous(memory_format=torch.channels_last)
 

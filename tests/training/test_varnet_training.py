@@ -17,7 +17,12 @@ from mri_recon.models import VarNet
 from mri_recon.training import load_checkpoint
 from tests.recon_fixtures import read_volume, run_main
 from tests.training.conftest import fit_args, run_cli
-from tests.training.test_training import assert_identical, last_state, zero_filled_val_ssim
+from tests.training.test_training import (
+    assert_finite_run,
+    assert_identical,
+    last_state,
+    zero_filled_val_ssim,
+)
 
 # The VarNet demo recipe, shrunk: 2 cascades of small U-Nets.
 TINY = ("--model.net.init_args.num_cascades", "2", "--model.net.init_args.chans", "4",
@@ -132,9 +137,7 @@ def test_bf16_mixed_trains_without_nan(tmp_path: Path, small_multicoil: Path):
                             "--trainer.limit_train_batches", "2",
                             "--trainer.limit_val_batches", "2"))  # fmt: skip
     assert cli.trainer.global_step == 2
-    for name in ("train/loss", "val/loss", "val/ssim"):
-        assert torch.isfinite(cli.trainer.callback_metrics[name]), name
-    assert all(torch.isfinite(p).all() for p in cli.model.parameters())
+    assert_finite_run(cli)
 
 
 @pytest.mark.slow
