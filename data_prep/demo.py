@@ -11,8 +11,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from data_prep.config import SimulationConfig
-from data_prep.simulate import SimulationSummary, check_output, output_folders, simulate_dataset
-from mri_recon.data.io import atomic_path
+from data_prep.fastmri_file import DATASET
+from data_prep.simulate import SimulationSummary, simulate_dataset
+from mri_recon.data.io import check_owned
+from mri_recon.report import write_json
 
 MANIFEST_NAME = "demo_manifest.json"
 
@@ -62,11 +64,6 @@ def _manifest(config: SimulationConfig, summary: SimulationSummary) -> dict:
     }
 
 
-def _write_manifest(output: Path, manifest: dict) -> None:
-    with atomic_path(output / MANIFEST_NAME, overwrite=True) as tmp:
-        tmp.write_text(json.dumps(manifest, indent=2))
-
-
 def _complete_summary(output: Path, config: SimulationConfig) -> SimulationSummary | None:
     """The summary of a complete demo dataset in ``output`` made with ``config``, else ``None``."""
     try:
@@ -96,7 +93,7 @@ def build_demo_dataset(
 
     Args:
         output: root folder; files go to ``output/multicoil_{train,val,test,test_truth}/``.
-        overwrite: rebuild even if a complete demo dataset exists, and replace foreign files.
+        overwrite: rebuild even if a complete demo dataset exists.
         config: the settings; tests pass a smaller one.
         progress: show a progress bar.
 
@@ -104,18 +101,16 @@ def build_demo_dataset(
         A ``DemoSummary``; ``str()`` of it lists folders, file counts, shapes and size on disk.
 
     Raises:
-        FileExistsError: ``output`` holds fastMRI files that are not a demo build (and not
-            ``overwrite``).
+        FileExistsError: ``output`` holds files in the way that mri-recon did not write as a
+            dataset (they are never replaced); nothing is written then.
     """
     output = Path(output)
     existing = None if overwrite else _complete_summary(output, config)
     if existing is not None:
         return DemoSummary(existing, reused=True)
-    # A manifest marks the files there as an earlier (partial or other) demo build: ours to replace.
-    if not (overwrite or (output / MANIFEST_NAME).is_file()):
-        check_output(output, output_folders(output, config.challenge), config.source, False)
-    # Written before the files, so that an interrupted build is recognised and replaced next time.
-    _write_manifest(output, {"config": asdict(config)})
+    manifest = output / MANIFEST_NAME
+    check_owned([manifest], DATASET, f"--output {output}")
+    # Replaces the dataset files of an earlier (partial or other) build, which carry the mark.
     summary = simulate_dataset(config, output, overwrite=True, progress=progress)
-    _write_manifest(output, _manifest(config, summary))
+    write_json(manifest, _manifest(config, summary), DATASET, overwrite=True)
     return DemoSummary(summary, reused=False)

@@ -14,6 +14,8 @@ import numpy as np
 from mri_recon.data.fastmri_format import HEADER_KEY, ISMRMRD_NAMESPACE, KSPACE_KEY, MASK_KEY
 from mri_recon.data.io import atomic_h5
 
+DATASET = "dataset"  # the kind of output (mark) of the files data_prep writes
+
 
 @dataclass(frozen=True)
 class Encoding:
@@ -69,7 +71,7 @@ def write_volume(
     mask: np.ndarray | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Writes one fastMRI-format volume atomically.
+    """Writes one fastMRI-format volume atomically, marked as a dataset file of mri-recon's.
 
     Args:
         path: destination ``.h5`` file.
@@ -78,12 +80,12 @@ def write_volume(
         attrs: file attributes (``acquisition``, ``max``, ``norm``, ``patient_id``, ...).
         targets: target images (slices, h, w) by key (``reconstruction_rss``, ...).
         mask: 1-D sampling mask over phase-encode lines, for test-split files.
-        overwrite: replace an existing file.
+        overwrite: replace an existing dataset file of mri-recon's (never another file).
 
     Returns:
         ``path`` as a ``Path``.
     """
-    with atomic_h5(path, overwrite=overwrite) as hf:
+    with atomic_h5(path, DATASET, overwrite=overwrite) as hf:
         hf.create_dataset(KSPACE_KEY, data=kspace.astype(np.complex64))
         for key, target in (targets or {}).items():
             hf.create_dataset(key, data=target.astype(np.float32))

@@ -19,9 +19,11 @@ from tqdm import tqdm
 
 from data_prep import physics
 from data_prep.config import SimulationConfig
-from data_prep.fastmri_file import Encoding, write_volume
+from data_prep.fastmri_file import DATASET, Encoding, write_volume
 from data_prep.sources import ImageSource, open_source
 from mri_recon.data.fastmri_format import split_dir
+from mri_recon.data.io import check_owned
+from mri_recon.data.marks import is_ours
 from mri_recon.data.masks import create_mask
 
 TRUTH_SPLIT = "test_truth"
@@ -50,6 +52,19 @@ def file_name(seed: int, index: int) -> str:
 def patient_id(seed: int, index: int) -> str:
     """A fastMRI-like 64-hex-digit patient id, unique per (seed, volume)."""
     return hashlib.sha256(f"mri-recon-simulated:{seed}:{index}".encode()).hexdigest()
+
+
+def test_volumes(config: SimulationConfig) -> dict[str, int]:
+    """The test split's file names and each one's acceleration, as ``simulate_dataset`` writes
+    them (volumes are numbered train first, then val, then test; accelerations cycle)."""
+    counts = config.split_counts()
+    first = counts["train"] + counts["val"]
+    return {
+        file_name(config.seed, first + i): config.test_accelerations[
+            i % len(config.test_accelerations)
+        ]
+        for i in range(counts["test"])
+    }
 
 
 def test_mask(
@@ -136,7 +151,9 @@ class SimulationSummary:
 
 
 def check_output(output: Path, folders: dict[str, Path], source: str, overwrite: bool) -> None:
-    """Refuses existing output (unless ``overwrite``) and output into the source's own folder."""
+    """Refuses output into the source's own folder, and existing ``.h5`` files unless
+    ``overwrite``; even then, every one must be a dataset file mri-recon wrote (they are replaced,
+    or removed as stale): anything else is never touched."""
     for path in (output, *folders.values()):
         if path.exists() and not path.is_dir():
             raise ValueError(f"--output {output}: {path} exists and is not a folder")
@@ -148,14 +165,18 @@ def check_output(output: Path, folders: dict[str, Path], source: str, overwrite:
                 raise ValueError(
                     f"--output {output}: would write into the source folder {source_dir}"
                 )
-    if overwrite:
-        return
-    for folder in folders.values():
-        if folder.is_dir() and any(folder.glob("*.h5")):
-            raise FileExistsError(
-                f"--output {output}: {folder} already holds .h5 files "
-                "(pass --overwrite to replace them)"
-            )
+    existing = [file for folder in folders.values() for file in _volumes(folder)]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"--output {output}: {existing[0].parent} already holds .h5 files "
+            "(pass --overwrite to replace them)"
+        )
+    check_owned(existing, DATASET, f"--output {output}")
+
+
+def _volumes(folder: Path) -> list[Path]:
+    """The ``.h5`` files of ``folder`` (none when it is missing)."""
+    return sorted(folder.glob("*.h5")) if folder.is_dir() else []
 
 
 def write_test_volume(
@@ -205,7 +226,8 @@ def simulate_dataset(
         config: what to simulate.
         output: root folder; files go to ``output/{challenge}_{train,val,test,test_truth}/``.
         overwrite: replace existing output; files of an earlier run that this run does not write
-            are removed from those folders at the end.
+            are removed from those folders at the end. Only dataset files mri-recon wrote are
+            ever replaced or removed: any other ``.h5`` file there stops the run up front.
         progress: show a progress bar.
 
     Returns:
@@ -252,10 +274,11 @@ def simulate_dataset(
                     path, volume.kspace, encoding, volume.attrs, volume.targets, overwrite=overwrite
                 )
             )
-    # With overwrite, files of an earlier run that this run did not rewrite would mix in.
+    # With overwrite, files of an earlier run that this run did not rewrite would mix in; each
+    # was checked to be a dataset file of mri-recon's before anything was written.
     for key, folder in folders.items():
-        for stale in sorted(folder.glob("*.h5")) if folder.is_dir() else ():
-            if stale not in written[key]:
+        for stale in _volumes(folder):
+            if stale not in written[key] and is_ours(stale, DATASET):
                 stale.unlink()
     seconds = time.perf_counter() - start
     return SimulationSummary(output, written, *shapes, source.description, seconds)

@@ -1,8 +1,9 @@
 """PNG figures of reconstructions: a slice montage of one volume, and side-by-side comparisons.
 
 Both writers check their input first, then render the whole figure in memory and write it with
-``atomic_path``: a reader never sees a half-written PNG, and a failure leaves no file behind.
-Images are 8-bit greyscale; the layout constants below fix where every tile and panel lies.
+``save_png``: atomically (a reader never sees a half-written PNG, and a failure leaves no file
+behind) and marked as mri-recon's (``mri_recon.data.marks``). Images are 8-bit greyscale; the
+layout constants below fix where every tile and panel lies.
 """
 
 import math
@@ -11,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont, features
+from PIL import Image, ImageDraw, ImageFont, PngImagePlugin, features
 
 from mri_recon.data.io import atomic_path
+from mri_recon.data.marks import PNG_KEY, writer_mark
 
 GAP = 4  # black pixels between montage tiles, comparison panels and comparison rows
 TITLE_HEIGHT = 20  # strip above each comparison row that holds its title
@@ -21,6 +23,7 @@ LABEL_HEIGHT = 18  # strip above each comparison panel that holds its label
 MIN_PANEL_WIDTH = 256  # comparison panels are enlarged by a whole factor to at least this width
 FONT_SIZE = 12  # size of PIL's default font (Aileron) when FreeType is available
 PREVIEW_PERCENTILE = 99.5  # the montage's white level, as a percentile of the shown slices
+PREVIEW, FIGURE = "preview", "figure"  # the kinds of output (marks) of the two writers
 
 
 @dataclass
@@ -65,7 +68,8 @@ def save_preview_png(
     Args:
         volume: (slices, H, W) real magnitude volume.
         path: the PNG file to write.
-        overwrite: replace an existing file; otherwise ``FileExistsError`` is raised.
+        overwrite: replace an existing PNG of mri-recon's of the same kind (never another's);
+            otherwise ``FileExistsError`` is raised.
         max_slices: the most slices to show (at least 1).
 
     Returns:
@@ -91,7 +95,7 @@ def save_preview_png(
         top = (index // cols) * (height + GAP)
         left = (index % cols) * (width + GAP)
         canvas[top : top + height, left : left + width] = _grey(image, white)
-    return _write_png(Image.fromarray(canvas), path, overwrite)
+    return save_png(Image.fromarray(canvas), path, PREVIEW, overwrite)
 
 
 def save_comparison_png(
@@ -113,7 +117,8 @@ def save_comparison_png(
     Args:
         rows: the rows, top to bottom (at least one).
         path: the PNG file to write.
-        overwrite: replace an existing file; otherwise ``FileExistsError`` is raised.
+        overwrite: replace an existing PNG of mri-recon's of the same kind (never another's);
+            otherwise ``FileExistsError`` is raised.
         error_gain: factor applied to the error map; the default labels state it ("|error| x5").
 
     Returns:
@@ -133,7 +138,7 @@ def save_comparison_png(
     for image in rendered:
         figure.paste(image, (0, top))
         top += image.height + GAP
-    return _write_png(figure, path, overwrite)
+    return save_png(figure, path, FIGURE, overwrite)
 
 
 def _checked_image(name: str, array: np.ndarray, layout: str) -> np.ndarray:
@@ -251,9 +256,12 @@ def _draw_text(
     draw.text((left + margin, y), text, fill=255, font=font)
 
 
-def _write_png(image: Image.Image, path: str | Path, overwrite: bool) -> Path:
-    """Writes ``image`` as a PNG at ``path`` atomically and returns ``path``."""
+def save_png(image: Image.Image, path: str | Path, kind: str, overwrite: bool = False) -> Path:
+    """Writes ``image`` as a PNG at ``path`` atomically, marked as a ``kind`` output of
+    mri-recon's (``atomic_path`` says which existing files it replaces); returns ``path``."""
     path = Path(path)
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        image.save(tmp, format="PNG")
+    info = PngImagePlugin.PngInfo()
+    info.add_text(PNG_KEY, writer_mark(kind))
+    with atomic_path(path, kind, overwrite=overwrite) as tmp:
+        image.save(tmp, format="PNG", pnginfo=info, optimize=image.mode == "P")
     return path

@@ -14,10 +14,12 @@ from types import ModuleType
 import numpy as np
 
 from mri_recon.data.io import atomic_path
+from mri_recon.data.marks import writer_mark
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 NIBABEL_MISSING = "--nifti needs nibabel: pip install 'mri-recon[nifti]'"
 XFORM_ALIGNED_ANAT = 2  # NIfTI xform code: coordinates aligned to an anatomy, not scanner space
+NIFTI = "nifti"  # the kind of output (mark, in the header's descrip field)
 
 
 def require_nibabel() -> ModuleType:
@@ -50,10 +52,11 @@ def save_nifti(
         volume: (slices, H, W) real volume, e.g. a magnitude reconstruction.
         path: destination ending in ``.nii.gz`` (gzip-compressed) or ``.nii``.
         spacing: voxel size in mm as (column spacing, row spacing, slice spacing).
-        overwrite: replace an existing file; otherwise ``FileExistsError`` is raised.
+        overwrite: replace an existing NIfTI file of mri-recon's (never another's); otherwise
+            ``FileExistsError`` is raised.
 
     Returns:
-        The path written.
+        The path written, its header's ``descrip`` holding mri-recon's mark.
 
     Raises:
         ModuleNotFoundError: nibabel is not installed.
@@ -78,7 +81,8 @@ def save_nifti(
     image.set_sform(affine, code=XFORM_ALIGNED_ANAT)
     image.set_qform(affine, code=XFORM_ALIGNED_ANAT)
     image.header.set_xyzt_units(xyz="mm")
-    with atomic_path(path, overwrite=overwrite) as tmp:
+    image.header["descrip"] = writer_mark(NIFTI)
+    with atomic_path(path, NIFTI, overwrite=overwrite) as tmp:
         content = image.to_bytes()
         if name.endswith(".gz"):
             content = gzip.compress(content, compresslevel=6, mtime=0)

@@ -5,9 +5,14 @@ Both evaluations fill a ``Report``: ``evaluate`` on folders (one method, ``predi
 by acquisition plus ``all``, as ``fastmri.evaluate`` summarises) and the model-versus-zero-filled
 comparison of ``evaluate --checkpoint`` and the demo (methods ``zero-filled`` and the network,
 grouped by acceleration). Numbers are shown with one rule (``FORMATS``).
+
+Its writers (``write_json``, ``write_csv``, ``write_text``) are the one way any command writes a
+table or a record: atomically, as strict JSON, and marked as mri-recon's (``mri_recon.data.marks``),
+so a rerun replaces its own files and never another program's.
 """
 
 import csv
+import io
 import json
 import math
 from collections.abc import Sequence
@@ -17,13 +22,15 @@ from typing import Any
 
 import numpy as np
 
-from mri_recon.data.io import atomic_path, check_outside, check_writable
+from mri_recon.data.io import atomic_path, check_output
+from mri_recon.data.marks import MARK_KEY, writer_mark
 
 METRICS = ("nmse", "psnr", "ssim")
 FORMATS = {"nmse": ".4f", "psnr": ".2f", "ssim": ".4f"}
 GROUPINGS = ("acquisition", "acceleration")
 ALL = "all"  # the summary group over every volume when grouping by acquisition
 REPORT_SUFFIXES = (".json", ".csv")
+REPORT = "report"  # the kind of output (mark) of reports
 CSV_COLUMNS = ("row", "fname", "acquisition", "acceleration", "group", "method", "count",
                *METRICS, "problem")  # fmt: skip
 PROBLEM_ROWS = (("problems", "problem"), ("failures", "failure"))  # list of a Report, CSV row
@@ -210,44 +217,87 @@ def _csv_rows(report: Report) -> list[dict[str, Any]]:
 def check_report_path(
     path: str | Path, overwrite: bool, inputs: Sequence[str | Path | None] = ()
 ) -> None:
-    """Checks a report destination before any work: suffix, an existing file, input folders,
-    and that it can be written.
+    """Checks a report destination before any work: its suffix, then ``check_output``.
 
     Raises:
-        ValueError: not ``.json``/``.csv``, inside one of the ``inputs`` folders, or not
-            writable.
+        ValueError: not ``.json``/``.csv``, inside one of the ``inputs`` folders, not writable,
+            or in the way of a file mri-recon did not write.
         FileExistsError: it exists and ``overwrite`` is false.
     """
     path = Path(path)
     if path.suffix.lower() not in REPORT_SUFFIXES:
         raise ValueError(f"output: {path} must end in .json or .csv")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"output: {path} already exists (pass --overwrite to replace it)")
-    for folder in inputs:
-        if folder is not None:
-            check_outside(path, folder, "output")
-    check_writable(path, "output")
+    check_output(path, "output", REPORT, overwrite, inputs)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as strict JSON: non-finite floats as ``null``, tuples as lists, keys as text."""
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def write_json(
+    path: str | Path, content: dict[str, Any], kind: str, overwrite: bool = False
+) -> Path:
+    """Writes ``content`` atomically as indented, strict JSON (non-finite numbers as ``null``)
+    with mri-recon's mark of ``kind`` as its first key, ``written_by``.
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is false, or it is not a ``kind``
+            file of mri-recon's (never replaced).
+    """
+    marked = {MARK_KEY: writer_mark(kind), **_plain(content)}
+    with atomic_path(path, kind, overwrite=overwrite) as tmp:
+        text = json.dumps(marked, indent=2, allow_nan=False, default=str)
+        tmp.write_text(text + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def write_text(path: str | Path, text: str, kind: str, overwrite: bool = False) -> Path:
+    """Writes ``text`` atomically after a first line with mri-recon's mark of ``kind``, as a
+    comment (``# mri-recon 0.1.0 (study)``); see ``write_json`` for ``overwrite``."""
+    with atomic_path(path, kind, overwrite=overwrite) as tmp:
+        tmp.write_text(f"# {writer_mark(kind)}\n{text}", encoding="utf-8")
+    return Path(path)
+
+
+def write_csv(
+    path: str | Path,
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    kind: str,
+    overwrite: bool = False,
+) -> Path:
+    """Writes one CSV row per dict (missing keys empty, others ignored) under a header of
+    ``columns``, after a first comment line with mri-recon's mark of ``kind`` (read it with
+    ``pandas.read_csv(path, comment="#")``); see ``write_json`` for ``overwrite``."""
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=list(columns), restval="", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(_plain(list(rows)))
+    return write_text(path, table.getvalue(), kind, overwrite)
 
 
 def write_report(report: Report, path: str | Path, overwrite: bool = False) -> Path:
     """Saves the report atomically as JSON (``to_dict()``) or CSV (``CSV_COLUMNS``), chosen by
-    the suffix of ``path``.
+    the suffix of ``path``, marked as a ``report`` of mri-recon's.
 
     Raises:
         ValueError: the suffix is neither ``.json`` nor ``.csv``.
-        FileExistsError: ``path`` exists and ``overwrite`` is false.
+        FileExistsError: ``path`` exists and ``overwrite`` is false, or it is not a report of
+            mri-recon's (never replaced).
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in REPORT_SUFFIXES:
         raise ValueError(f"{path}: report must end in .json or .csv, got {path.suffix!r}")
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            if suffix == ".json":
-                json.dump(report.to_dict(), f, indent=2)
-                f.write("\n")
-            else:
-                writer = csv.DictWriter(f, fieldnames=list(CSV_COLUMNS), restval="")
-                writer.writeheader()
-                writer.writerows(_csv_rows(report))
-    return path
+    if suffix == ".json":
+        return write_json(path, report.to_dict(), REPORT, overwrite)
+    return write_csv(path, _csv_rows(report), CSV_COLUMNS, REPORT, overwrite)

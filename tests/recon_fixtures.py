@@ -5,6 +5,7 @@ Test modules load it with ``pytest_plugins = ("tests.recon_fixtures",)`` so the 
 trained once per session.
 """
 
+import csv
 import shutil
 from pathlib import Path
 
@@ -60,6 +61,14 @@ def read_volume(path: Path, key: str = "reconstruction") -> np.ndarray:
     """One dataset of an HDF5 file."""
     with h5py.File(path, "r") as hf:
         return hf[key][()]
+
+
+def read_csv(path: Path, kind: str) -> list[dict[str, str]]:
+    """The rows of a CSV file mri-recon wrote, after checking its first line: the mark of
+    ``kind`` as a comment."""
+    mark, *lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert mark.startswith("# mri-recon ") and mark.rstrip().endswith(f"({kind})"), mark
+    return list(csv.DictReader(lines))
 
 
 def temp_files(folder: Path) -> list[Path]:

@@ -1,6 +1,5 @@
 """evaluate_folders against fastmri.evaluate on real HDF5 files; failures; JSON/CSV reports."""
 
-import csv
 import json
 import subprocess
 import sys
@@ -13,8 +12,11 @@ import pytest
 from fastmri import evaluate as fm_evaluate
 from fastmri.data.transforms import center_crop
 
+from mri_recon.data.io import ForeignFileError
+from mri_recon.data.marks import writer_mark
 from mri_recon.evaluation import PREDICTION, evaluate_folders, square_crop
 from mri_recon.report import Report, VolumeScores, format_table, write_report
+from tests.recon_fixtures import read_csv
 
 TARGET_SHAPE = (3, 41, 32)  # taller than wide: fastmri crops the rows to a 32x32 square
 PRED_SHAPE = (3, 45, 37)  # odd margins: checks the crop offsets
@@ -206,10 +208,11 @@ def test_json_and_csv_round_trip(folders: tuple[Path, Path], tmp_path: Path) -> 
     (preds / "file_brain_3.h5").unlink()
     report = evaluate_folders(targets, preds)
     json_path = write_report(report, tmp_path / "out" / "report.json")
-    assert json.loads(json_path.read_text()) == report.to_dict()
+    assert json.loads(json_path.read_text()) == {"written_by": writer_mark("report")} | (
+        report.to_dict()
+    )
     csv_path = write_report(report, tmp_path / "out" / "report.csv")
-    with open(csv_path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_csv(csv_path, "report")
     volume_rows = [r for r in rows if r["row"] == "volume"]
     assert [r["fname"] for r in volume_rows] == [v.fname for v in report.volumes]
     for row, volume in zip(volume_rows, report.volumes):
@@ -233,13 +236,17 @@ def test_json_and_csv_round_trip(folders: tuple[Path, Path], tmp_path: Path) -> 
 def test_write_report_refuses_overwrite_and_bad_suffix(tmp_path: Path) -> None:
     report = Report(methods=[PREDICTION])
     report.add(VolumeScores("a.h5", "AXT2", {PREDICTION: {"nmse": 0.1, "psnr": 30.0, "ssim": 0.9}}))
-    path = tmp_path / "r.json"
-    path.write_text("keep")
+    path = write_report(Report(methods=[PREDICTION]), tmp_path / "r.json")
+    kept = path.read_text()
     with pytest.raises(FileExistsError, match="r.json"):
         write_report(report, path)
-    assert path.read_text() == "keep"
+    assert path.read_text() == kept
     write_report(report, path, overwrite=True)
     assert json.loads(path.read_text())["summary"]["all"][PREDICTION]["psnr_mean"] == 30.0
+    path.write_text("keep")  # no longer ours: never replaced
+    with pytest.raises(ForeignFileError, match="r.json was not written by mri-recon as a report"):
+        write_report(report, path, overwrite=True)
+    assert path.read_text() == "keep"
     with pytest.raises(ValueError, match=r"r\.txt: report must end in \.json or \.csv"):
         write_report(report, tmp_path / "r.txt")
     assert not (tmp_path / "r.txt").exists()

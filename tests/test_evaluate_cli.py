@@ -1,7 +1,6 @@
 """``mri-recon evaluate`` end to end: folders of ``reconstruct`` output against fastmri's
 ``evaluate``, and ``--checkpoint`` against the zero-filled baseline computed by hand."""
 
-import csv
 import io
 import json
 import re
@@ -21,6 +20,7 @@ from mri_recon.cli import main
 from tests.recon_fixtures import (
     copy_folder,
     error_line,
+    read_csv,
     read_volume,
     run_main,
     zero_filled_by_fastmri,
@@ -92,8 +92,7 @@ def test_folders_match_fastmri_evaluate(
         assert summary[f"{metric}_std"] == pytest.approx(scalar(stds[metric.upper()]), rel=1e-6)
 
     assert run_main(capsys, *folders, "--output", report_csv)[0] == 0
-    with open(report_csv, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_csv(report_csv, "report")
     assert [r["fname"] for r in rows if r["row"] == "volume"] == names
     (mean_all,) = [r for r in rows if r["row"] == "mean" and r["group"] == "all"]
     for metric in METRICS:
@@ -123,14 +122,15 @@ def test_existing_report_is_kept_without_overwrite(
     predictions: Path, small_multicoil: Path, tmp_path: Path, capsys
 ) -> None:
     report_path = tmp_path / "report.json"
-    report_path.write_text("keep me\n")
     folders = (
         "evaluate", "--target-path", small_multicoil / "multicoil_test_truth",
         "--predictions-path", predictions, "--output", report_path,
     )  # fmt: skip
+    assert run_main(capsys, *folders)[0] == 0
+    kept = report_path.read_text()
     code, _, err = run_main(capsys, *folders)
-    assert code == 2 and str(report_path) in error_line(err, "evaluate")
-    assert report_path.read_text() == "keep me\n"
+    assert code == 2 and f"{report_path} already exists" in error_line(err, "evaluate")
+    assert report_path.read_text() == kept
     assert run_main(capsys, *folders, "--overwrite")[0] == 0
     assert json.loads(report_path.read_text())["summary"]["all"]["count"] == 2
 

@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 
 import h5py
+import nibabel
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from tests.recon_fixtures import copy_folder, error_line, read_volume, run_main
 
@@ -180,23 +182,74 @@ def test_an_unwritable_report_is_refused_before_the_work(
     assert "output: /proc/mri-recon/report.json cannot be written" in error_line(err, "evaluate")
 
 
-def test_a_corrupt_output_is_redone_on_rerun(val_copy: Path, tmp_path: Path, capsys) -> None:
-    out = tmp_path / "out"
-    args = ("reconstruct", "--zero-filled", "--accelerations", "4", "--data-path", val_copy,
+def zero_filled(data: Path, out: Path) -> tuple[str | Path, ...]:
+    """``reconstruct`` of the zero-filled baseline at 4x from ``data`` into ``out``."""
+    return ("reconstruct", "--zero-filled", "--accelerations", "4", "--data-path", data,
             "--output-path", out)  # fmt: skip
+
+
+def test_an_unsound_output_of_ours_is_redone_on_rerun(
+    val_copy: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "out"
+    args = (*zero_filled(val_copy, out), "--png")
     assert run_main(capsys, *args)[0] == 0
     first, second = sorted(out.glob("*.h5"))
     expected = read_volume(first)
-    truncate(first)
-    with h5py.File(second, "w") as hf:  # another program's file: the wrong key
-        hf.create_dataset("recon", data=np.zeros(3))
+    with h5py.File(first, "a") as hf:  # edited in place: the mark stays, a NaN comes in
+        hf["reconstruction"][0, 0, 0] = np.nan
+    with h5py.File(second, "a") as hf:  # another shape, as if the input had changed
+        del hf["reconstruction"]
+        hf.create_dataset("reconstruction", data=np.zeros((3, 4, 4), np.float32))
+    preview = first.with_suffix(".png")
+    preview.write_bytes(preview.read_bytes()[:-200])  # a truncated preview of ours
     code, stdout, _ = run_main(capsys, *args)
     assert code == 0
     assert "redid 2 existing output(s) that were not sound:" in stdout
-    assert f"{first}: not a readable HDF5 file" in stdout
-    assert f"{second}: no 'reconstruction' dataset" in stdout
+    assert f"{first}: holds NaN or infinite values" in stdout
+    assert f"{second}: holds float32 (3, 4, 4), not float (3, 32, 32)" in stdout
     np.testing.assert_array_equal(read_volume(first), expected)
     assert read_volume(second).shape == expected.shape
+    with Image.open(preview) as image:
+        image.load()  # whole again
+
+
+def test_a_truncated_preview_of_a_kept_output_is_redone(
+    val_copy: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "out"
+    args = zero_filled(val_copy, out)
+    assert run_main(capsys, *args, "--png", "--nifti")[0] == 0
+    first = sorted(out.glob("*.h5"))[0]
+    preview, nifti = first.with_suffix(".png"), first.with_suffix(".nii.gz")
+    preview.write_bytes(preview.read_bytes()[:-200])
+    nifti.write_bytes(nifti.read_bytes()[:-100])
+    code, stdout, _ = run_main(capsys, *args, "--png", "--nifti")
+    assert code == 0 and "skipped 2 that already existed" in stdout
+    assert f"{preview}: unreadable" in stdout and f"{nifti}: unreadable" in stdout
+    with Image.open(preview) as image:
+        image.load()
+    assert nibabel.load(nifti).get_fdata().shape == read_volume(first).shape[::-1]
+
+
+def test_files_it_did_not_write_stop_the_run_untouched(
+    val_copy: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "out"
+    args = zero_filled(val_copy, out)
+    assert run_main(capsys, *args)[0] == 0
+    first, second = sorted(out.glob("*.h5"))
+    truncate(first)  # whatever truncated it, what is left cannot prove who wrote it
+    with h5py.File(second, "w") as hf:  # another program's file under the output's name
+        hf.create_dataset("reconstruction", data=np.zeros((3, 32, 32), np.float32))
+    before = {path: path.read_bytes() for path in out.iterdir()}
+    for extra in ((), ("--overwrite",)):
+        code, stdout, err = run_main(capsys, *args, *extra)
+        line = error_line(err, "reconstruct")
+        assert code == 2 and stdout == ""
+        assert f"output-path: {first} was not written by mri-recon as a reconstruction" in line
+        assert "(and 1 more file(s) in the way)" in line
+        assert {path: path.read_bytes() for path in out.iterdir()} == before
 
 
 def test_bad_input_files_stop_the_run_unless_skipped(
@@ -204,8 +257,7 @@ def test_bad_input_files_stop_the_run_unless_skipped(
 ) -> None:
     bad = sorted(val_copy.glob("*.h5"))[1]
     truncate(bad)
-    args = ("reconstruct", "--zero-filled", "--accelerations", "4", "--data-path", val_copy,
-            "--output-path", tmp_path / "out")  # fmt: skip
+    args = zero_filled(val_copy, tmp_path / "out")
     code, _, err = run_main(capsys, *args)
     assert code == 2 and f"{bad}: not a readable HDF5 file" in error_line(err, "reconstruct")
     code, stdout, _ = run_main(capsys, *args, "--skip-bad-files")

@@ -9,13 +9,13 @@ Recorded figures and the targets: docs/benchmarks.md.
 """
 
 import argparse
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mri_recon.benchmark.timing import Comparison
 
+BENCHMARK = "benchmark"  # the kind of output (mark) of --json
 SECTIONS = ("train", "inference", "data", "layers", "contention")
 DEFAULT_SECTIONS = ("train", "inference", "data", "layers")
 HEADLINES = (
@@ -54,6 +54,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument("--shrink", type=int, help="divide every image and k-space size by N")
     parser.add_argument("--json", type=Path, help="write the figures and settings to PATH")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --json file written by mri-recon (never another file)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -87,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
     for name in ("repeats", "shrink", "contention_steps"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ValueError(f"{name.replace('_', '-')} must be >= 1")
+    from mri_recon.data.io import check_output
+
+    if args.json is not None:  # before minutes of timing, not after them
+        check_output(args.json, "json", BENCHMARK, args.overwrite, inputs=[args.data_path])
     import torch
 
     from mri_recon.benchmark.suite import Settings, run_suite
@@ -113,5 +122,8 @@ def run(args: argparse.Namespace) -> int:
         if key in summary:
             print(f"{key}: {summary[key]:.3f}")
     if args.json is not None:
-        args.json.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        from mri_recon.report import write_json
+
+        write_json(args.json, summary, BENCHMARK, overwrite=args.overwrite)
+        print(f"wrote {args.json}")
     return 0

@@ -41,7 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="folder for everything the demo writes (default: ./demo_output)",
     )
     parser.add_argument(
-        "--overwrite", action="store_true", help="rebuild outputs that already exist"
+        "--overwrite",
+        action="store_true",
+        help="rebuild the dataset and retrain from scratch (only files mri-recon wrote are ever "
+        "replaced: anything else in the way stops the demo before any work)",
     )
     parser.add_argument(
         "--model",
@@ -83,7 +86,7 @@ def train(
     from mri_recon.training.cli import cli_main
 
     checkpoints = output_dir / "checkpoints"
-    if overwrite and checkpoints.is_dir():
+    if overwrite and checkpoints.is_dir():  # each one checked to be mri-recon's (check_outputs)
         for old in checkpoints.glob("*.ckpt"):
             old.unlink()
     last = checkpoints / "last.ckpt"
@@ -111,6 +114,34 @@ def best_checkpoint(last: Path) -> Path:
     return last
 
 
+def check_outputs(output_dir: Path, run_dir: Path, data_config: Any, overwrite: bool) -> None:
+    """Checks, before any work, every file the demo may replace or delete: the run's report,
+    reconstructions and figures, and (to retrain) its checkpoints; the dataset's files are
+    checked by ``data_prep``. Anything there that mri-recon did not write stops the demo.
+
+    Raises:
+        ForeignFileError: naming the first such file.
+    """
+    from data_prep.simulate import test_volumes
+    from mri_recon.data.io import check_output_folder, check_owned
+    from mri_recon.data.marks import CHECKPOINT
+    from mri_recon.figures import FIGURE
+    from mri_recon.inference.comparison import figure_path
+    from mri_recon.inference.submission import RECONSTRUCTION
+    from mri_recon.report import REPORT
+
+    check_output_folder(output_dir, "output-dir")
+    tests = test_volumes(data_config)
+    figures = [figure_path(run_dir / "figures", name, acc) for name, acc in tests.items()]
+    check_owned(figures, FIGURE, "output-dir")
+    check_owned(
+        [run_dir / "reconstructions" / name for name in tests], RECONSTRUCTION, "output-dir"
+    )
+    check_owned([run_dir / "report.json"], REPORT, "output-dir")
+    if overwrite:
+        check_owned((run_dir / "checkpoints").glob("*.ckpt"), CHECKPOINT, "output-dir")
+
+
 def score_test_split(data: Path, checkpoints: Sequence[Path], output_dir: Path) -> "Report":
     """Reconstructs the test split with the last of ``checkpoints`` into ``reconstructions/`` and
     scores each checkpoint's network and the zero-filled input against the held-out truth, with
@@ -136,7 +167,7 @@ def score_test_split(data: Path, checkpoints: Sequence[Path], output_dir: Path) 
 
     def save(name: str, volume: "VolumeResult") -> None:
         if name == names[-1]:
-            save_submission(volume, submissions)
+            save_submission(volume, submissions, test / volume.fname)
 
     def truth(fname: str) -> Truth:
         target, acquisition = read_target(truth_dir / fname, CHALLENGE)
@@ -172,12 +203,11 @@ def run_demo(
     if model not in RUNS:
         raise ValueError(f"model: must be one of {sorted(RUNS)}, got {model!r}")
     recipe, folder = RUNS[model]
-    output_dir = Path(output_dir)
+    output_dir, data_config = Path(output_dir), data_config or DEMO_CONFIG
     data, run_dir = output_dir / "data", output_dir / folder
+    check_outputs(output_dir, run_dir, data_config, overwrite)
     print(f"mri-recon demo: [1/3] demo dataset in {data}", flush=True)
-    print(
-        build_demo_dataset(data, overwrite=overwrite, config=data_config or DEMO_CONFIG), flush=True
-    )
+    print(build_demo_dataset(data, overwrite=overwrite, config=data_config), flush=True)
     print(f"mri-recon demo: [2/3] training the {recipe!r} recipe", flush=True)
     checkpoint = train(data, run_dir, recipe, overwrite, fit_overrides)
     checkpoints = [checkpoint]

@@ -42,7 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_options(parser, MaskOptions)
     add_options(parser, RunOptions)
     parser.add_argument("--output", type=Path, help="write the report here (.json or .csv)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing report and figures written by mri-recon (files it did not "
+        "write are never replaced)",
+    )
     parser.add_argument("--figures", type=Path, help="folder for one comparison PNG per volume")
     parser.set_defaults(run=run)
 
@@ -77,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             mask=from_options(MaskOptions, args),
             options=from_options(RunOptions, args),
             figures=args.figures,
+            overwrite=args.overwrite,
         )
     print(format_table(report, volumes=folders))
     if args.output is not None:
@@ -104,6 +110,7 @@ def evaluate_checkpoint(
     options: RunOptions | None = None,
     figures: str | Path | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> "Report":
     """Scores a checkpoint against the zero-filled baseline on the fully sampled volumes of
     ``data_path``, at each acceleration.
@@ -116,20 +123,23 @@ def evaluate_checkpoint(
         options: batch size, accelerator, DataLoader workers and skipping bad files.
         figures: folder for one comparison PNG per volume and acceleration.
         progress: show progress bars.
+        overwrite: replace figures of an earlier run (mri-recon's own files only).
     """
+    from mri_recon.data.io import check_output, check_output_folder
+    from mri_recon.figures import FIGURE
     from mri_recon.inference.comparison import (
         Truth,
         compare_with_zero_filled,
         comparison_report,
+        figure_path,
         read_target,
     )
     from mri_recon.inference.preparation import prepare_run
-    from mri_recon.inference.submission import check_output_folder
     from mri_recon.inference.volumes import inference_transform
     from mri_recon.options import MaskSettings
 
     if figures is not None:
-        check_output_folder(Path(figures), Path(data_path), "figures")
+        figures = check_output_folder(figures, "figures", inputs=[data_path])
     run = prepare_run(data_path, checkpoint, challenge, mask, options)
     if run.mask is None:
         raise ValueError("accelerations: the checkpoint records none; give --accelerations")
@@ -142,6 +152,9 @@ def evaluate_checkpoint(
     ]
     if not scored:
         raise ValueError(f"data-path: {data_path} holds no fully sampled file with a target")
+    for fname in scored if figures is not None else ():
+        for acceleration in run.mask.accelerations:
+            check_output(figure_path(figures, fname, acceleration), "figures", FIGURE, overwrite)
     dataset = run.dataset(scored)  # the files are checked once, for every acceleration
     report.failures += dataset.skipped_files
     for acceleration, fraction in zip(run.mask.accelerations, run.mask.center_fractions):
@@ -153,6 +166,6 @@ def evaluate_checkpoint(
             return Truth(target, acquisition, acceleration)
 
         volumes = {run.checkpoint.net_name: run.volumes(dataset, progress)}
-        compare_with_zero_filled(volumes, truth, report, Path(figures) if figures else None)
+        compare_with_zero_filled(volumes, truth, report, figures)
     report.failures = list(dict.fromkeys(report.failures))  # a volume fails at each acceleration
     return report

@@ -3,9 +3,10 @@
 For each volume ``DIR/<name>.h5`` it writes ``OUT/<name>.h5`` holding ``reconstruction``
 (``mri_recon.inference.submission``). Files that carry a ``mask`` (test files) are reconstructed
 from their own undersampled k-space; fully sampled files are undersampled first, deterministically
-per file, with the masks validation uses. Existing sound outputs are kept, so an interrupted run
-resumes. A volume with NaN or infinite values (in its input or in the network's output) gets no
-output: it is listed as failed and the exit status is 1, unless ``--skip-bad-files``.
+per file, with the masks validation uses. Existing sound outputs of mri-recon's are kept, so an
+interrupted run resumes; a file in the way that mri-recon did not write stops the run before any
+work, untouched. A volume with NaN or infinite values (in its input or in the network's output)
+gets no output: it is listed as failed and the exit status is 1, unless ``--skip-bad-files``.
 """
 
 import argparse
@@ -41,7 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_options(parser, MaskOptions)
     add_options(parser, RunOptions)
-    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="redo every output, even sound ones (files mri-recon did not write are never "
+        "replaced, with or without it: a run stops before any work when one is in the way)",
+    )
     parser.add_argument("--png", action="store_true", help="also write a PNG preview per volume")
     parser.add_argument("--nifti", action="store_true", help="also write <name>.nii.gz per volume")
     parser.set_defaults(run=run)
@@ -85,23 +91,25 @@ def reconstruct(
         challenge: ``singlecoil`` or ``multicoil``; by default the checkpoint's, else the data's.
         mask: how fully sampled files are undersampled; by default the checkpoint's settings.
         options: batch size, accelerator, DataLoader workers and skipping bad files.
-        overwrite: replace existing outputs instead of keeping them.
+        overwrite: redo every output instead of keeping the sound ones (only mri-recon's own
+            files are ever replaced).
         png: also write ``<name>.png``, a montage of the reconstructed slices.
         nifti: also write ``<name>.nii.gz``.
         progress: show a progress bar.
     """
+    from mri_recon.data.io import check_output_folder
     from mri_recon.inference.preparation import prepare_run
     from mri_recon.inference.submission import (
         SubmissionSummary,
-        check_output_folder,
-        keep_finished,
         output_shapes,
+        plan_outputs,
+        read_output,
         save_submission,
+        write_extras,
     )
     from mri_recon.inference.volumes import VolumeFailure
 
-    output_path = Path(output_path)
-    check_output_folder(output_path, Path(data_path))
+    output_path = check_output_folder(output_path, "output-path", inputs=[data_path])
     run = prepare_run(data_path, checkpoint, challenge, mask, options)
     if nifti:
         from mri_recon.nifti import require_nibabel
@@ -111,19 +119,24 @@ def reconstruct(
     dataset = run.dataset()  # every file checked (and bad ones skipped, if asked) up front
     summary.bad_files = list(dataset.skipped_files)
     shapes = output_shapes(dataset)
-    todo = list(shapes) if overwrite else keep_finished(shapes, summary, png, nifti)
+    plan = plan_outputs(shapes, summary, png, nifti, overwrite)  # nothing in the way, or stop
     if run.mask is None:
-        for file in todo:
+        for file in plan.todo:
             if not dataset.layouts[file].has_mask:
                 raise ValueError(
                     f"{file}: fully sampled; give --accelerations (and --mask-type, "
                     "--center-fractions) to undersample it"
                 )
-    names = {file.name for file in todo}
+    for file, destination in ((f, output_path / f.name) for f in shapes):
+        if destination in plan.extras:
+            reconstruction = read_output(destination, shapes[file])
+            write_extras(destination, reconstruction, plan.extras[destination])
+    names = {file.name for file in plan.todo}
     dataset.raw_samples = [s for s in dataset.raw_samples if s.fname.name in names]
-    for volume in run.volumes(dataset, progress) if todo else ():
+    for volume in run.volumes(dataset, progress) if plan.todo else ():
         if isinstance(volume, VolumeFailure):
             summary.failed.append(str(volume))
         else:
-            save_submission(volume, summary, png, nifti)
+            source = run.data_path / volume.fname
+            save_submission(volume, summary, source, png, nifti)
     return summary

@@ -1,9 +1,12 @@
 """Validating one fastMRI HDF5 file and reading the metadata its slices share.
 
-Every check a slice read would otherwise trip over later (often inside a DataLoader worker, with a
-traceback that does not name the file) runs once here, when the dataset index is built. Checks
-that need every value (NaN or inf in a slice) run when the slice is read (``mri_recon.data.finite``)
-and, for a whole folder at once, in ``mri-recon check-data``.
+Every check of a file's structure runs once here, when the dataset index is built, for every
+loader and command alike (``fit``, ``reconstruct``, ``evaluate``, ``check-data``): the arrays'
+types and shapes, the header's sizes against the arrays (a slice read would otherwise trip over
+them later, often inside a DataLoader worker, with a traceback that does not name the file), and
+the attributes the loaders use, for type and range. Checks that need every value (NaN or inf in a
+slice) run when the slice is read (``mri_recon.data.finite``) and, for a whole folder at once, in
+``mri-recon check-data``.
 """
 
 import math
@@ -114,13 +117,77 @@ def _check_target(hf: h5py.File, challenge: str, num_slices: int) -> tuple[int, 
     return target.shape
 
 
+MAX_TEXT = 256  # the longest text attribute a file may carry (acquisitions are ~10 characters)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+# attribute -> (kind, lowest value, highest value): the attributes the loaders and reports use
+ATTRIBUTES = {
+    "max": ("number", 0.0, FLOAT32_MAX),  # the data range of PSNR and SSIM; targets are float32
+    "norm": ("number", 0.0, FLOAT32_MAX),
+    "acceleration": ("integer", 1, None),
+    "num_low_frequency": ("integer", 0, None),
+    "acquisition": ("text", None, None),
+    "patient_id": ("text", None, None),
+}
+
+
+def _attribute_problem(name: str, value: Any) -> str | None:
+    """What is wrong with the attribute ``name`` (``None`` when nothing is)."""
+    kind, low, high = ATTRIBUTES[name]
+    if kind == "text":
+        if not isinstance(value, str | bytes):
+            return f"attribute '{name}' must be text, got {type(value).__name__}"
+        if len(value) > MAX_TEXT:
+            return f"attribute '{name}' must be at most {MAX_TEXT} characters, got {len(value)}"
+        return None
+    number = value.item() if isinstance(value, np.generic) else value
+    allowed = int if kind == "integer" else int | float
+    if isinstance(number, bool) or not isinstance(number, allowed):
+        return (
+            f"attribute '{name}' must be a{'n' if kind == 'integer' else ''} {kind}, got {number!r}"
+        )
+    if not math.isfinite(number) or number < low or (high is not None and number > high):
+        limits = f">= {low}" if high is None else f"in [{low}, {high:.3g}]"
+        return f"attribute '{name}' must be a finite {kind} {limits}, got {number}"
+    return None
+
+
 def _check_attributes(attrs: h5py.AttributeManager) -> None:
-    """Checks the ``max`` attribute (the data range of PSNR and SSIM), when present."""
-    if "max" in attrs:
-        value = attrs["max"]
-        if not isinstance(value, int | float | np.number) or not math.isfinite(value) or value < 0:
-            shown = value.item() if isinstance(value, np.generic) else repr(value)
-            raise ValueError(f"attribute 'max' must be a finite number >= 0, got {shown}")
+    """Checks the type and range of the attributes the loaders use, when present."""
+    for name in ATTRIBUTES:
+        if name in attrs and (problem := _attribute_problem(name, attrs[name])) is not None:
+            raise ValueError(problem)
+
+
+def header_problems(metadata: dict[str, Any], layout: FileLayout) -> list[str]:
+    """The header's sizes that disagree with the arrays (what a transform would trip over)."""
+    problems = []
+    rows, cols = layout.kspace_shape[-2:]
+    encoded, recon = metadata["encoding_size"], metadata["recon_size"]
+    if encoded[1] != cols:
+        problems.append(
+            f"the header's encoded matrix is {encoded[1]} columns wide but '{KSPACE_KEY}' has "
+            f"{cols} (the phase-encode padding would be misplaced)"
+        )
+    if layout.target_shape is not None and tuple(layout.target_shape[-2:]) != tuple(recon[:2]):
+        height, width = layout.target_shape[-2:]
+        problems.append(
+            f"the target is {height}x{width} but the header's recon size is {recon[0]}x{recon[1]}"
+        )
+    height, width = output_size(cols, layout.target_shape, recon)
+    if height > rows or width > cols:
+        problems.append(
+            f"samples of {height}x{width} cannot be cut from the {rows}x{cols} k-space image"
+        )
+    return problems
+
+
+def output_size(
+    num_cols: int, target_shape: tuple[int, ...] | None, recon_size: tuple[int, ...]
+) -> tuple[int, int]:
+    """The (height, width) of a slice's sample: the target's size (the header's ``recon_size``
+    without a target), narrowed to a square of the k-space width when that is narrower."""
+    size = tuple(target_shape[-2:]) if target_shape is not None else tuple(recon_size[:2])
+    return (num_cols, num_cols) if num_cols < size[1] else (size[0], size[1])
 
 
 def _check_mask(hf: h5py.File, num_cols: int) -> None:
@@ -142,8 +209,10 @@ def read_volume_info(path: str | Path, challenge: str) -> tuple[dict[str, Any], 
         file's attributes, the number of slices, and the shapes of its arrays.
 
     Raises:
-        BadFileError: the file is not readable HDF5, or its k-space, header, target, mask or
-            ``max`` attribute is missing or malformed.
+        BadFileError: the file is not readable HDF5; its k-space, header, target or mask is
+            missing or malformed; the header's sizes disagree with the arrays
+            (``header_problems``, all of them in one line); or an attribute the loaders use has
+            the wrong type or an absurd value.
     """
     with open_volume(path) as hf:
         try:
@@ -156,6 +225,9 @@ def read_volume_info(path: str | Path, challenge: str) -> tuple[dict[str, Any], 
                 raise ValueError(f"no '{HEADER_KEY}' dataset")
             metadata = {**parse_header(header[()]), **hf.attrs}
             layout = FileLayout(tuple(shape), target_shape, MASK_KEY in hf)
+            problems = header_problems(metadata, layout)
+            if problems:
+                raise ValueError("; ".join(problems))
         except ValueError as err:
             raise BadFileError(path, str(err)) from err
     return metadata, shape[0], layout

@@ -4,7 +4,8 @@ Each entry is keyed on a file's resolved path and the challenge it was validated
 the file's size and modification time: an entry is used only while both still match, so a rewritten
 or touched file is read again. The cache lives in the user's cache folder, never in the current
 directory, and is replaced atomically, so concurrent readers (DataLoader workers, DDP ranks) never
-see a partial file.
+see a partial file. Its first line is mri-recon's mark: a file there without it is left alone
+(and not used), never replaced.
 """
 
 import hashlib
@@ -17,10 +18,12 @@ from typing import Any
 
 from mri_recon.data.file_check import FileLayout
 from mri_recon.data.io import atomic_path
+from mri_recon.data.marks import mark_kind, writer_mark
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = "mri-recon-slice-index-2"
+CACHE_FORMAT = "mri-recon-slice-index-3"
+INDEX_CACHE = "index-cache"  # the kind of output (mark) of the cache files
 
 VolumeInfo = tuple[dict[str, Any], int, FileLayout]  # metadata, slices, shapes
 
@@ -42,7 +45,7 @@ def default_cache_dir() -> Path:
 def default_cache_file(root: str | Path) -> Path:
     """The cache file for one data folder: one file per resolved folder path."""
     digest = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
-    return default_cache_dir() / f"slice_index_{Path(root).name}_{digest}.pkl"
+    return default_cache_dir() / f"slice_index_{Path(root).name}_{digest}.cache"
 
 
 def _signature(path: Path) -> tuple[int, int]:
@@ -60,6 +63,7 @@ class IndexCache:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.foreign = False  # a file of another program's is where the cache would go
         self.entries: dict[tuple[str, str], tuple[tuple[int, int], VolumeInfo]] = self._load()
         self.changed = False
 
@@ -69,6 +73,13 @@ class IndexCache:
             return {}
         try:
             with open(self.path, "rb") as f:
+                if mark_kind(f.readline()) != INDEX_CACHE:
+                    warnings.warn(
+                        f"{self.path}: not an index cache of mri-recon's; left as it is, unused",
+                        stacklevel=3,
+                    )
+                    self.foreign = True
+                    return {}
                 stored = pickle.load(f)
         except Exception as err:  # unpickling can fail in many ways; the cache is disposable
             warnings.warn(f"{self.path}: unreadable index cache, rebuilding ({err})", stacklevel=3)
@@ -99,11 +110,13 @@ class IndexCache:
                 self.changed = True
 
     def save(self) -> None:
-        """Writes the entries atomically when they changed since loading."""
-        if not self.changed:
+        """Writes the entries atomically when they changed since loading (never over a file
+        that is not mri-recon's cache)."""
+        if not self.changed or self.foreign:
             return
-        with atomic_path(self.path, overwrite=True) as tmp:
+        with atomic_path(self.path, INDEX_CACHE, overwrite=True) as tmp:
             with open(tmp, "wb") as f:
+                f.write(f"# {writer_mark(INDEX_CACHE)}\n".encode())
                 pickle.dump({"format": CACHE_FORMAT, "entries": self.entries}, f)
         self.changed = False
         logger.info("Saved dataset index cache to %s", self.path)

@@ -1,21 +1,33 @@
-"""Atomic file output: write to a temporary file beside the destination, then rename.
+"""Writing outputs safely: atomically, marked as mri-recon's, never over a file it did not write.
 
-A reader never sees a half-written file, and an interrupted run leaves no output behind. A run
-killed mid-write leaves its hidden temporary file (``.<name>.<host>-<pid>.<random>.tmp``); the
-next write of the same destination removes the leftovers of processes of this host that are gone.
-Destinations are checked writable before the work that fills them (``check_writable``).
+- Atomic: a file is written to a temporary file beside its destination, then renamed, so a reader
+  never sees a half-written file and an interrupted run leaves no output behind. A run killed
+  mid-write leaves its hidden temporary file (``.<name>.mri-recon-<host>-<pid>.<random>.tmp``);
+  the next write of the same destination removes the leftovers of processes of this host that
+  are gone.
+- Marked: every output carries the writer's mark of its kind (``mri_recon.data.marks``).
+- Never over another's file: only an output that carries the mark of the same kind is ever
+  replaced (``atomic_path`` refuses anything else, whatever ``overwrite`` says), and every command
+  checks every path it will write before the work (``check_output``, ``check_output_folder``,
+  ``check_owned``), so that nothing is computed for an output that cannot be written.
 """
 
 import os
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
 
+from mri_recon.data.marks import MARK_KEY, PROGRAM, SOURCE_KEY, is_ours, writer_mark
+
 TEMP_SUFFIX = ".tmp"
+
+
+class ForeignFileError(FileExistsError):
+    """Something mri-recon did not write is where an output would go; it is never replaced."""
 
 
 def check_outside(path: str | Path, folder: str | Path, argument: str) -> None:
@@ -40,22 +52,98 @@ def check_writable(path: str | Path, argument: str, folder: bool = False) -> Non
     if not existing.is_dir():
         raise ValueError(f"{argument}: {path} cannot be written: {existing} is not a folder")
     try:
-        fd, probe = tempfile.mkstemp(prefix=".mri-recon-write-test.", dir=existing)
+        fd, probe = tempfile.mkstemp(prefix=f".{PROGRAM}-write-test.", dir=existing)
     except OSError as error:
         raise ValueError(f"{argument}: {path} cannot be written ({error})") from None
     os.close(fd)
     os.unlink(probe)
 
 
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()  # a broken link is in the way too
+
+
+def _foreign(path: Path, kind: str) -> str | None:
+    """Why ``path`` cannot be replaced by a ``kind`` output (``None``: it can)."""
+    if path.is_symlink():
+        return "is a symbolic link"
+    if path.is_dir():
+        return "is a folder"
+    if not is_ours(path, kind):
+        return f"was not written by {PROGRAM} as a {kind}"
+    return None
+
+
+def check_owned(paths: Iterable[Path], kind: str, argument: str) -> list[Path]:
+    """The ``paths`` that exist, all checked to be ``kind`` outputs of mri-recon's.
+
+    Raises:
+        ForeignFileError: one line naming the first path in the way that is anything else (and
+            how many there are): such files are never replaced.
+    """
+    existing = [Path(path) for path in paths if _exists(Path(path))]
+    foreign = [(path, why) for path in existing if (why := _foreign(path, kind)) is not None]
+    if foreign:
+        (path, why), more = foreign[0], len(foreign) - 1
+        others = f" (and {more} more file(s) in the way)" if more else ""
+        raise ForeignFileError(
+            f"{argument}: {path} {why}{others}; {PROGRAM} never replaces what it did not "
+            "write: move it away or write elsewhere"
+        )
+    return existing
+
+
+def check_output(
+    path: str | Path,
+    argument: str,
+    kind: str,
+    overwrite: bool = False,
+    inputs: Sequence[str | Path | None] = (),
+) -> Path:
+    """The check of one output file before any work: outside the ``inputs`` folders, not already
+    there (unless ``overwrite``, and then only as mri-recon's own ``kind`` output), writable.
+
+    Raises:
+        ValueError, FileExistsError: one line naming the command-line ``argument`` and the path.
+    """
+    path = Path(path)
+    for folder in inputs:
+        if folder is not None:
+            check_outside(path, folder, argument)
+    if check_owned([path], kind, argument) and not overwrite:
+        raise FileExistsError(f"{argument}: {path} already exists (pass --overwrite to replace it)")
+    check_writable(path, argument)
+    return path
+
+
+def check_output_folder(
+    path: str | Path, argument: str, inputs: Sequence[str | Path | None] = ()
+) -> Path:
+    """The check of an output folder before any work: not a file, outside the ``inputs`` folders,
+    writable. The files to be written in it are checked with ``check_owned``.
+
+    Raises:
+        ValueError: one line naming the command-line ``argument`` and the path.
+    """
+    path = Path(path)
+    if _exists(path) and not path.is_dir():
+        raise ValueError(f"{argument}: {path} exists and is not a folder")
+    for folder in inputs:
+        if folder is not None:
+            check_outside(path, folder, argument)
+    check_writable(path, argument, folder=True)
+    return path
+
+
 def _owner() -> str:
-    """This process, as temporary file names record it: ``<host>-<pid>``."""
-    return f"{socket.gethostname().replace('.', '_')}-{os.getpid()}"
+    """This process, as temporary file names record it: ``mri-recon-<host>-<pid>``."""
+    return f"{PROGRAM}-{socket.gethostname().replace('.', '_')}-{os.getpid()}"
 
 
 def _gone(owner: str) -> bool:
     """Whether the process ``<host>-<pid>`` that wrote a temporary file has ended (only a
     process of this host can be known to have)."""
-    host, _, pid = owner.rpartition("-")
+    host, _, pid = owner.removeprefix(f"{PROGRAM}-").rpartition("-")
     if host != socket.gethostname().replace(".", "_") or not pid.isdigit():
         return False
     try:
@@ -68,9 +156,10 @@ def _gone(owner: str) -> bool:
 
 
 def remove_leftovers(path: Path) -> None:
-    """Removes the temporary files of earlier writes of ``path`` whose process has ended."""
+    """Removes the temporary files of earlier writes of ``path`` by mri-recon processes that have
+    ended (their names say so)."""
     prefix = f".{path.name}."
-    for leftover in path.parent.glob(f"{prefix}*{TEMP_SUFFIX}"):
+    for leftover in path.parent.glob(f"{prefix}{PROGRAM}-*{TEMP_SUFFIX}"):
         owner = leftover.name[len(prefix) :].split(".", 1)[0]
         if _gone(owner):
             leftover.unlink(missing_ok=True)
@@ -84,19 +173,30 @@ def _umask() -> int:
 
 
 @contextmanager
-def atomic_path(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
+def atomic_path(path: str | Path, kind: str, overwrite: bool = False) -> Iterator[Path]:
     """Yields a temporary path in ``path``'s folder; renames it onto ``path`` on success.
+
+    The caller writes the file with the mark of ``kind`` (``mri_recon.data.marks``).
 
     Args:
         path: final destination. Its parent folder is created when missing.
-        overwrite: replace an existing ``path``; otherwise ``FileExistsError`` is raised up front.
+        kind: what the output is (``reconstruction``, ``report``, ...): an existing ``path`` is
+            replaced only when it carries the mark of this kind.
+        overwrite: replace an existing ``path`` of mri-recon's; otherwise ``FileExistsError`` is
+            raised up front.
 
     Yields:
         A path to write to. On an exception it is deleted and ``path`` is left untouched.
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is false.
+        ForeignFileError: ``path`` exists and mri-recon did not write it as a ``kind``.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: already exists (pass overwrite to replace it)")
+    if _exists(path):
+        if not overwrite:
+            raise FileExistsError(f"{path}: already exists (pass overwrite to replace it)")
+        check_owned([path], kind, "output")
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(path)
     prefix = f".{path.name}.{_owner()}."
@@ -114,16 +214,24 @@ def atomic_path(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
 
 
 @contextmanager
-def atomic_h5(path: str | Path, overwrite: bool = False) -> Iterator[h5py.File]:
-    """Opens a new HDF5 file for writing that appears at ``path`` only once it is closed cleanly.
+def atomic_h5(
+    path: str | Path, kind: str, overwrite: bool = False, source: str | Path | None = None
+) -> Iterator[h5py.File]:
+    """Opens a new HDF5 file for writing that appears at ``path`` only once it is closed cleanly,
+    with the mark of ``kind`` (the root attribute ``written_by``) and its ``source``.
 
     Args:
         path: final destination of the HDF5 file.
-        overwrite: replace an existing file; otherwise ``FileExistsError`` is raised up front.
+        kind: what the file is; see ``atomic_path``.
+        overwrite: replace an existing file of mri-recon's ``kind``; see ``atomic_path``.
+        source: the input it is made from, recorded as the root attribute ``source``.
 
     Yields:
         An ``h5py.File`` open in write mode on a temporary file in the same folder.
     """
-    with atomic_path(path, overwrite=overwrite) as tmp:
+    with atomic_path(path, kind, overwrite=overwrite) as tmp:
         with h5py.File(tmp, "w") as hf:
+            hf.attrs[MARK_KEY] = writer_mark(kind)
+            if source is not None:
+                hf.attrs[SOURCE_KEY] = str(source)
             yield hf

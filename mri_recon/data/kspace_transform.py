@@ -18,7 +18,8 @@ from fastmri.data.transforms import apply_mask, center_crop, to_tensor
 from torch import Tensor
 
 from mri_recon.data.fastmri_format import check_challenge
-from mri_recon.data.transforms import mask_padding, mask_seed, output_size
+from mri_recon.data.file_check import output_size
+from mri_recon.data.transforms import mask_padding, mask_seed
 
 
 class VarNetSample(NamedTuple):

@@ -25,6 +25,7 @@ from fastmri.data.transforms import (
 from torch import Tensor
 
 from mri_recon.data.fastmri_format import check_challenge
+from mri_recon.data.file_check import output_size
 from mri_recon.data.kspace_image import image_from_kspace, sampled_columns
 
 CLAMP = 6.0
@@ -63,15 +64,6 @@ class UnetSample(NamedTuple):
         """The zero-filled image in the data's scale, ``unnormalize(image)`` (exact when the
         transform did not clamp)."""
         return self.unnormalize(self.image)
-
-
-def output_size(
-    num_cols: int, target_shape: tuple[int, ...] | None, recon_size: tuple[int, ...]
-) -> tuple[int, int]:
-    """The (height, width) of a slice's sample: the target's size (the header's ``recon_size``
-    without a target), narrowed to a square of the k-space width when that is narrower."""
-    size = tuple(target_shape[-2:]) if target_shape is not None else tuple(recon_size[:2])
-    return (num_cols, num_cols) if num_cols < size[1] else (size[0], size[1])
 
 
 def mask_padding(attrs: dict[str, Any]) -> tuple[int, int] | None:

@@ -61,6 +61,11 @@ def comparison_report(models: Sequence[str], **info: str) -> Report:
     return Report(methods=[ZERO_FILLED, *models], group_by="acceleration", info=dict(info))
 
 
+def figure_path(folder: Path, fname: str, acceleration: int) -> Path:
+    """Where a volume's figure at one acceleration goes: ``<folder>/<stem>_<acceleration>x.png``."""
+    return folder / f"{Path(fname).stem}_{acceleration}x.png"
+
+
 def save_volume_figure(
     path: Path, scores: VolumeScores, truth: Truth, volumes: Mapping[str, VolumeResult]
 ) -> Path:
@@ -104,7 +109,8 @@ def compare_with_zero_filled(
         report: from ``comparison_report`` with the networks of ``volumes``; one row is added
             per volume, one failure per volume that failed (for any network) or whose target is
             bad.
-        figures: folder for ``<name>_<acceleration>x.png`` per volume; ``None``: no figures.
+        figures: folder for ``figure_path`` per volume (replacing mri-recon's own figures
+            there; check them before the work); ``None``: no figures.
         each: called with every network's name and volume after the volume is scored (the demo
             saves it).
 
@@ -137,8 +143,8 @@ def compare_with_zero_filled(
         )
         report.add(scores)
         if figures is not None:
-            name = f"{Path(fname).stem}_{known.acceleration}x.png"
-            save_volume_figure(figures / name, scores, known, by_model)
+            path = figure_path(figures, fname, known.acceleration)
+            save_volume_figure(path, scores, known, by_model)
         if each is not None:
             for model, volume in by_model.items():
                 each(model, volume)

@@ -1,11 +1,13 @@
 """fastMRI submission files: one ``OUT/<name>.h5`` per volume holding ``reconstruction``
 (slices, H, W) float32, cropped to the target (or recon) size, the format
-``fastmri.utils.save_reconstructions`` writes and the leaderboard reads.
+``fastmri.utils.save_reconstructions`` writes and the leaderboard reads, plus the root attributes
+``written_by`` (mri-recon's mark) and ``source`` (the input file).
 
-Each file is written atomically; finished outputs are kept (so an interrupted run resumes) unless
-the caller overwrites them, and optional extras (a PNG montage, a NIfTI copy) go beside them. A
-kept output is checked first (readable, the right key, shape and type, finite values): one that
-another program truncated or left incomplete is redone, and the summary says so.
+Each file is written atomically, with optional extras beside it (a PNG montage, a NIfTI copy).
+Before any work every file a run may write is looked at (``plan_outputs``): anything in the way
+that mri-recon did not write as that kind of output stops the run (nothing is touched); its own
+sound outputs are kept (so an interrupted run resumes) unless overwritten; its own unsound ones
+(another shape, NaN, a truncated extra) are redone, and the summary says so.
 """
 
 from collections.abc import Mapping
@@ -15,12 +17,16 @@ from pathlib import Path
 import numpy as np
 
 from mri_recon.data.fastmri_format import RECONSTRUCTION_KEY
-from mri_recon.data.file_check import BadFileError, open_volume
+from mri_recon.data.file_check import BadFileError, open_volume, output_size
 from mri_recon.data.finite import is_finite
-from mri_recon.data.io import atomic_h5, check_outside, check_writable
+from mri_recon.data.io import atomic_h5, check_owned
 from mri_recon.data.slice_dataset import SliceDataset
-from mri_recon.data.transforms import output_size
+from mri_recon.figures import PREVIEW
 from mri_recon.inference.volumes import VolumeResult
+from mri_recon.nifti import NIFTI
+
+RECONSTRUCTION = "reconstruction"  # the kind of output (mark) of submission files
+EXTRAS = {".png": PREVIEW, ".nii.gz": NIFTI}  # suffix -> kind of each optional extra
 
 
 @dataclass
@@ -60,28 +66,40 @@ class SubmissionSummary:
         return text
 
 
-def check_output_folder(output_path: Path, data_path: Path, argument: str = "output-path") -> None:
-    """Refuses an output folder inside (or equal to) the input folder, one that is a file, or
-    one that cannot be written; the error names the command-line ``argument`` that gave it."""
-    if output_path.exists() and not output_path.is_dir():
-        raise ValueError(f"{argument}: {output_path} exists and is not a folder")
-    check_outside(output_path, data_path, argument)
-    check_writable(output_path, argument, folder=True)
+def extra_paths(destination: Path, png: bool, nifti: bool) -> dict[Path, str]:
+    """The extras asked for beside the output ``destination``, with their kinds."""
+    wanted = {".png": png, ".nii.gz": nifti}
+    return {destination.with_suffix(s): kind for s, kind in EXTRAS.items() if wanted[s]}
 
 
-def write_extras(
-    destination: Path, reconstruction: np.ndarray, png: bool, nifti: bool, replace: bool
-) -> None:
-    """Writes the PNG preview and/or NIfTI copy beside ``destination``; with ``replace`` false
-    only those that are missing (a rerun adding ``--png`` to finished outputs)."""
+def extra_problem(path: Path, reconstruction: np.ndarray) -> str | None:
+    """Why an existing extra of mri-recon's is not sound (``None`` when it is): unreadable, or a
+    NIfTI copy of another shape."""
+    try:
+        if path.suffix == ".png":
+            from PIL import Image
+
+            with Image.open(path) as image:
+                image.load()
+            return None
+        from mri_recon.nifti import require_nibabel
+
+        shape = require_nibabel().load(path).get_fdata().shape
+    except Exception as error:  # truncated or damaged, whatever the library says
+        return f"unreadable ({type(error).__name__})"
+    expected = reconstruction.shape[::-1]
+    return None if shape == expected else f"holds shape {shape}, not {expected}"
+
+
+def write_extras(destination: Path, reconstruction: np.ndarray, paths: Mapping[Path, str]) -> None:
+    """Writes the extras ``paths`` (from ``extra_paths``) of ``destination``'s reconstruction,
+    replacing mri-recon's own files there."""
     from mri_recon.figures import save_preview_png
     from mri_recon.nifti import save_nifti
 
-    extras = [(png, ".png", save_preview_png), (nifti, ".nii.gz", save_nifti)]
-    for wanted, suffix, save in extras:
-        path = destination.with_suffix(suffix)
-        if wanted and (replace or not path.exists()):
-            save(np.asarray(reconstruction), path, overwrite=True)
+    for path, kind in paths.items():
+        save = save_preview_png if kind == PREVIEW else save_nifti
+        save(np.asarray(reconstruction), path, overwrite=True)
 
 
 def read_output(destination: Path, shape: tuple[int, ...]) -> np.ndarray:
@@ -117,47 +135,86 @@ def output_shapes(dataset: SliceDataset) -> dict[Path, tuple[int, ...]]:
     }
 
 
-def keep_finished(
+@dataclass
+class OutputPlan:
+    """What a run will write, decided before any work (``plan_outputs``).
+
+    Attributes:
+        todo: the input files to reconstruct.
+        extras: for each kept output, the extras to write from it (missing or unsound ones).
+    """
+
+    todo: list[Path]
+    extras: dict[Path, dict[Path, str]]
+
+
+def plan_outputs(
     shapes: Mapping[Path, tuple[int, ...]],
     summary: SubmissionSummary,
     png: bool = False,
     nifti: bool = False,
-) -> list[Path]:
-    """The input files still to reconstruct: those without a sound output. Sound outputs are
-    recorded in ``summary`` as skipped (and given the extras asked for only now); unsound ones
-    (``read_output``) as redone.
+    overwrite: bool = False,
+) -> OutputPlan:
+    """What to write, decided before any work.
+
+    Every output file this run may write (``<name>.h5`` and the extras asked for) that exists
+    must be mri-recon's own output of that kind. Then, unless ``overwrite`` (every file is
+    redone): a sound output (``read_output``) is kept and recorded as skipped, with its missing
+    or unsound extras to be written from it; an unsound one is recorded as redone.
 
     Args:
         shapes: each input file and the shape of the output this run would write for it.
         summary: the run's summary.
-        png: add a missing PNG preview to a kept output.
-        nifti: add a missing NIfTI copy to a kept output.
+        png: the PNG previews are asked for.
+        nifti: the NIfTI copies are asked for.
+        overwrite: redo every output, sound or not (mri-recon's own files only).
+
+    Raises:
+        ForeignFileError: a file in the way that mri-recon did not write; nothing is touched.
     """
-    todo = []
-    for file, shape in shapes.items():
-        destination = summary.output_path / file.name
+    destinations = {file: summary.output_path / file.name for file in shapes}
+    check_owned(destinations.values(), RECONSTRUCTION, "output-path")
+    extras = {file: extra_paths(path, png, nifti) for file, path in destinations.items()}
+    for kind in EXTRAS.values():
+        paths = [path for wanted in extras.values() for path, k in wanted.items() if k == kind]
+        check_owned(paths, kind, "output-path")
+    plan = OutputPlan(todo=list(shapes) if overwrite else [], extras={})
+    for file, shape in shapes.items() if not overwrite else ():
+        destination = destinations[file]
         if not destination.exists():
-            todo.append(file)
+            plan.todo.append(file)
             continue
         try:
             reconstruction = read_output(destination, shape)
         except BadFileError as error:
             summary.redone.append(str(error))
-            todo.append(file)
+            plan.todo.append(file)
             continue
         summary.skipped.append(destination)
-        if png or nifti:
-            write_extras(destination, reconstruction, png, nifti, False)
-    return todo
+        stale = {}
+        for path, kind in extras[file].items():
+            problem = extra_problem(path, reconstruction) if path.exists() else None
+            if problem is not None:
+                summary.redone.append(f"{path}: {problem}")
+            if problem is not None or not path.exists():
+                stale[path] = kind
+        if stale:
+            plan.extras[destination] = stale
+    return plan
 
 
 def save_submission(
-    volume: VolumeResult, summary: SubmissionSummary, png: bool = False, nifti: bool = False
+    volume: VolumeResult,
+    summary: SubmissionSummary,
+    source: Path,
+    png: bool = False,
+    nifti: bool = False,
 ) -> Path:
-    """Writes ``volume``'s reconstruction (and extras) into ``summary.output_path``."""
+    """Writes ``volume``'s reconstruction of the input file ``source`` (and the extras asked
+    for) into ``summary.output_path``, replacing mri-recon's own files there."""
     destination = summary.output_path / volume.fname
-    with atomic_h5(destination, overwrite=True) as hf:
+    with atomic_h5(destination, RECONSTRUCTION, overwrite=True, source=source.resolve()) as hf:
         hf.create_dataset(RECONSTRUCTION_KEY, data=volume.reconstruction)
-    write_extras(destination, volume.reconstruction, png, nifti, True)
+    write_extras(destination, volume.reconstruction, extra_paths(destination, png, nifti))
     summary.written.append(destination)
     return destination

@@ -8,10 +8,7 @@ pyplot, so no global state and no display needed).
 
 from __future__ import annotations
 
-import csv
 import io
-import json
-import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,15 +16,20 @@ from typing import Any
 from matplotlib.figure import Figure
 from PIL import Image
 
-from mri_recon.data.io import atomic_path, check_outside
+from mri_recon import report
+from mri_recon.data.io import check_output_folder, check_owned
+from mri_recon.figures import save_png
 
 DPI = 80
+STUDY = "study"  # the kind of output (mark) of every file a study writes
 
 
 def check_output_dir(
     output_dir: Path, names: Iterable[str], overwrite: bool, data_path: Path | None = None
 ) -> None:
-    """Refuses an output folder inside the data folder, or one holding this study's results.
+    """Refuses an output folder inside the data folder, or one holding this study's results
+    (unless ``overwrite``, and then only results mri-recon wrote: anything else is never
+    replaced).
 
     Args:
         output_dir: where the study will write.
@@ -36,82 +38,35 @@ def check_output_dir(
         data_path: the data folder the study reads, if any.
 
     Raises:
-        ValueError: ``output_dir`` is inside ``data_path``, is a file, or holds results.
+        ValueError, FileExistsError: one line naming ``output-dir`` and the problem.
     """
-    if data_path is not None:
-        check_outside(output_dir, data_path, "output-dir")
-    if output_dir.exists() and not output_dir.is_dir():
-        raise ValueError(f"output-dir: {output_dir} is a file, not a folder")
-    existing = [name for name in names if (output_dir / name).exists()]
+    check_output_folder(output_dir, "output-dir", inputs=[data_path])
+    existing = check_owned([output_dir / name for name in names], STUDY, "output-dir")
     if existing and not overwrite:
-        raise ValueError(
-            f"output-dir: {output_dir} already holds {existing[0]} (pass --overwrite to replace it)"
+        raise FileExistsError(
+            f"output-dir: {output_dir} already holds {existing[0].name} "
+            "(pass --overwrite to replace it)"
         )
 
 
-def _plain(value: Any) -> Any:
-    """``value`` with non-finite floats as None (JSON has no NaN or infinity)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def write_json(path: Path, content: dict[str, Any]) -> Path:
-    """Writes ``content`` as indented JSON (non-finite numbers as null).
-
-    Args:
-        path: the file to (over)write.
-        content: plain data: dicts, lists, numbers, strings, booleans, None.
-
-    Returns:
-        ``path``.
-    """
-    with atomic_path(path, overwrite=True) as tmp:
-        tmp.write_text(json.dumps(_plain(content), indent=1) + "\n")
-    return path
+    """Writes a study's ``content`` as strict JSON (``mri_recon.report.write_json``)."""
+    return report.write_json(path, content, STUDY, overwrite=True)
 
 
 def write_text(path: Path, text: str) -> Path:
-    """Writes ``text`` to ``path``.
-
-    Args:
-        path: the file to (over)write.
-        text: its content.
-
-    Returns:
-        ``path``.
-    """
-    with atomic_path(path, overwrite=True) as tmp:
-        tmp.write_text(text)
-    return path
+    """Writes a study's ``text`` (``mri_recon.report.write_text``)."""
+    return report.write_text(path, text, STUDY, overwrite=True)
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Path:
-    """Writes one CSV row per dict, with ``columns`` as the header.
-
-    Args:
-        path: the file to (over)write.
-        rows: the rows; missing keys are left empty.
-        columns: the column names, in order.
-
-    Returns:
-        ``path``.
-    """
-    with atomic_path(path, overwrite=True) as tmp:
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(_plain(list(rows)))
-    return path
+    """Writes a study's table (``mri_recon.report.write_csv``)."""
+    return report.write_csv(path, rows, columns, STUDY, overwrite=True)
 
 
 def save_figure(figure: Figure, path: Path) -> Path:
     """Saves ``figure`` as a PNG with a palette of 256 colours (plots need no more; the file
-    is about a third of the full-colour one).
+    is about a third of the full-colour one), marked as a study output.
 
     Args:
         figure: the figure.
@@ -123,9 +78,7 @@ def save_figure(figure: Figure, path: Path) -> Path:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     image = Image.open(buffer).convert("RGB").quantize(colors=256)
-    with atomic_path(path, overwrite=True) as tmp:
-        image.save(tmp, format="PNG", optimize=True)
-    return path
+    return save_png(image, path, STUDY, overwrite=True)
 
 
 def write_results(

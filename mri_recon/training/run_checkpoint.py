@@ -8,10 +8,13 @@ two options write ``last.ckpt`` only, the best checkpoints are chosen after each
 ``last.ckpt`` is also written at ``max_steps`` and at the end of every epoch that no validation
 wrote it at. Every ``last.ckpt`` holds the full training state with the sampler's position
 (``FastMriDataModule``), so a run resumed from it, even mid-epoch, equals an uninterrupted one.
+A ``last.ckpt`` already in the folder is replaced only when it is a checkpoint of mri-recon's:
+anything else there stops the run before its first step.
 """
 
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -42,6 +45,16 @@ class RunCheckpoint(ModelCheckpoint):
         self.last_time_interval = train_time_interval
         self.written_at = time.monotonic()
         self.seen_step = -1
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Also refuses a ``last.ckpt`` in the folder that is not a checkpoint of mri-recon's."""
+        from mri_recon.data.io import check_owned
+        from mri_recon.data.marks import CHECKPOINT
+
+        super().setup(trainer, pl_module, stage)
+        if stage == "fit" and self.dirpath is not None:
+            last = Path(self.dirpath) / f"{self.CHECKPOINT_NAME_LAST}{self.FILE_EXTENSION}"
+            check_owned([last], CHECKPOINT, "checkpoint.dirpath")
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_train_start(trainer, pl_module)

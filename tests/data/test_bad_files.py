@@ -39,13 +39,13 @@ def kspace_group(path: Path) -> None:
         hf.create_group("kspace")
 
 
-def header_size(space: str, value: int):
-    """Sets the x size of the header's ``space`` (reconSpace or encodedSpace) matrix."""
+def header_size(space: str, value: int, axis: str = "x"):
+    """Sets the ``axis`` size of the header's ``space`` (reconSpace or encodedSpace) matrix."""
 
     def damage(path: Path) -> None:
         with h5py.File(path, "r") as hf:
             xml = hf["ismrmrd_header"][()].decode()
-        pattern = f"(<{space}><matrixSize><x>)\\d+"
+        pattern = f"(<{space}><matrixSize>.*?<{axis}>)\\d+"
         rewrite(path, ismrmrd_header=re.sub(pattern, f"\\g<1>{value}", xml).encode())
 
     return damage
@@ -135,7 +135,43 @@ BAD_FILES = {
     ),
     "max attribute nan": (
         set_attribute("max", np.nan),
-        "attribute 'max' must be a finite number >= 0, got nan",
+        r"attribute 'max' must be a finite number in \[0.0, 3.4e\+38\], got nan",
+    ),
+    "max attribute absurd": (
+        set_attribute("max", 1e308),
+        r"attribute 'max' must be a finite number in \[0.0, 3.4e\+38\], got 1e\+308",
+    ),
+    "max attribute text": (
+        set_attribute("max", "high"),
+        "attribute 'max' must be a number, got 'high'",
+    ),
+    "norm attribute infinite": (
+        set_attribute("norm", np.inf),
+        "attribute 'norm' must be a finite number in .*, got inf",
+    ),
+    "acquisition attribute huge": (
+        set_attribute("acquisition", "x" * 2**20),
+        "attribute 'acquisition' must be at most 256 characters, got 1048576",
+    ),
+    "acquisition attribute a number": (
+        set_attribute("acquisition", 3),
+        "attribute 'acquisition' must be text, got int",
+    ),
+    "acceleration attribute fractional": (
+        set_attribute("acceleration", 4.5),
+        "attribute 'acceleration' must be an integer, got 4.5",
+    ),
+    "num_low_frequency attribute negative": (
+        set_attribute("num_low_frequency", -3),
+        "attribute 'num_low_frequency' must be a finite integer >= 0, got -3",
+    ),
+    "header encoded width differs from the k-space": (
+        header_size("encodedSpace", 640, axis="y"),
+        "the header's encoded matrix is 640 columns wide but 'kspace' has 24",
+    ),
+    "header recon size beyond the k-space": (
+        lambda p: rewrite(p, drop="reconstruction_esc") or header_size("reconSpace", 64)(p),
+        "samples of 64x16 cannot be cut from the 40x24 k-space image",
     ),
     "broken link": (
         lambda p: (p.unlink(), p.symlink_to(p.parent / "gone.h5")),

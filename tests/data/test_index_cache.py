@@ -101,19 +101,35 @@ def test_challenges_are_cached_apart(tmp_path: Path, write_fastmri_volume) -> No
         SliceDataset(tmp_path, "singlecoil", use_dataset_cache=True)
 
 
-def test_unreadable_or_foreign_cache_is_rebuilt(tmp_path, write_fastmri_volume, caplog) -> None:
+def test_an_unreadable_cache_of_ours_is_rebuilt(tmp_path, write_fastmri_volume, caplog) -> None:
     root = tmp_path / "data"
     write_fastmri_volume(root / "vol.h5", "multicoil")
-    cache_file = tmp_path / "my_cache.pkl"
-    cache_file.write_bytes(b"\x80 not a pickle")
+    cache_file = tmp_path / "my_cache.cache"
+    build(root, caplog, dataset_cache_file=cache_file)
+    mark = cache_file.read_bytes().split(b"\n", 1)[0]
+    assert mark.startswith(b"# mri-recon ") and mark.endswith(b"(index-cache)")
+    cache_file.write_bytes(mark + b"\n\x80 not a pickle")  # ours, damaged
     with pytest.warns(UserWarning, match="unreadable index cache"):
         build(root, caplog, dataset_cache_file=cache_file)
     assert index_counts(caplog) == "(1 read, 0 cached)"
     build(root, caplog, dataset_cache_file=cache_file)
     assert index_counts(caplog) == "(0 read, 1 cached)"
-    cache_file.write_bytes(b"\x80\x04}\x94.")  # an empty dict: fastmri's cache format, say
-    with pytest.warns(UserWarning, match="not an mri-recon index cache"):
-        build(root, caplog, dataset_cache_file=cache_file)
+
+
+@pytest.mark.parametrize("content", [b"\x80\x04}\x94.", b"\x80 not a pickle", b"my notes"])
+def test_a_file_that_is_not_our_cache_is_never_replaced(
+    content: bytes, tmp_path, write_fastmri_volume, caplog
+) -> None:
+    """fastmri's own cache format, a damaged file, anything without the mark: left alone."""
+    root = tmp_path / "data"
+    write_fastmri_volume(root / "vol.h5", "multicoil")
+    cache_file = tmp_path / "cache.pkl"
+    cache_file.write_bytes(content)
+    for _ in range(2):
+        with pytest.warns(UserWarning, match="not an index cache of mri-recon's; left as it is"):
+            dataset = build(root, caplog, dataset_cache_file=cache_file)
+        assert index_counts(caplog) == "(1 read, 0 cached)" and len(dataset) == 3
+    assert cache_file.read_bytes() == content
 
 
 def test_without_cache_nothing_is_written(tmp_path, write_fastmri_volume, cache_dir) -> None:

@@ -1,4 +1,5 @@
-"""The demo builder: builds, reuses a complete build, repairs a partial one, spares foreign data."""
+"""The demo builder: builds, reuses a complete build, repairs a partial one, never touches
+foreign data."""
 
 import json
 from dataclasses import replace
@@ -38,16 +39,25 @@ def test_builds_then_reuses_then_repairs(tmp_path: Path) -> None:
     assert not repaired.reused and set(mtimes(tmp_path)) == set(before)
 
 
-def test_refuses_foreign_data_unless_overwrite(tmp_path: Path) -> None:
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_never_touches_foreign_data(overwrite: bool, tmp_path: Path) -> None:
     foreign = tmp_path / "multicoil_train" / "mine.h5"
     foreign.parent.mkdir()
     with h5py.File(foreign, "w") as hf:
         hf["kspace"] = np.zeros((1, 2, 4, 4), dtype=np.complex64)
-    with pytest.raises(FileExistsError, match="multicoil_train"):
-        build_demo_dataset(tmp_path, config=SMALL, progress=False)
+    content = foreign.read_bytes()
+    with pytest.raises(FileExistsError, match="mine.h5 was not written by mri-recon as a dataset"):
+        build_demo_dataset(tmp_path, overwrite=overwrite, config=SMALL, progress=False)
     assert list(tmp_path.rglob("*")) == [foreign.parent, foreign]
-    build_demo_dataset(tmp_path, overwrite=True, config=SMALL, progress=False)
-    assert not foreign.exists() and len(list(tmp_path.rglob("*.h5"))) == 7
+    assert foreign.read_bytes() == content
+
+
+def test_overwrite_replaces_an_earlier_build(tmp_path: Path) -> None:
+    build_demo_dataset(tmp_path, config=SMALL, progress=False)
+    before = mtimes(tmp_path)
+    rebuilt = build_demo_dataset(tmp_path, overwrite=True, config=SMALL, progress=False)
+    assert not rebuilt.reused and set(mtimes(tmp_path)) == set(before)
+    assert all(mtimes(tmp_path)[path] != before[path] for path in before)
 
 
 @pytest.mark.slow

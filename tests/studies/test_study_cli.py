@@ -1,6 +1,5 @@
 """``mri-recon study ...`` end to end on tiny simulated data, through the real CLI entry."""
 
-import csv
 import json
 import math
 import subprocess
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.recon_fixtures import error_line, run_main
+from tests.recon_fixtures import error_line, read_csv, run_main
 
 pytest_plugins = ("tests.recon_fixtures",)
 
@@ -54,11 +53,12 @@ def test_convolution_study(tmp_path: Path, capsys):
     first = content["examples"][0]
     assert first["matrix"][1][:4] == [0.0, 1.0, 2.0, -1.0]  # the kernel shifted by one
     assert first["output"] == [2.5, 4.5, 6.5, 8.5, 10.5, 12.5]
-    with open(out / "convolution_widths.csv") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_csv(out / "convolution_widths.csv", "study")
     assert {row["layer"] for row in rows} == {"Conv1d", "Conv2d", "ConvTranspose2d"}
     assert all(row["formula"] == row["mri_recon"] == row["torch"] for row in rows)
-    assert "as a matrix" in stdout and (out / "convolution.txt").read_text() in stdout
+    mark, text = (out / "convolution.txt").read_text().split("\n", 1)
+    assert mark.startswith("# mri-recon ") and mark.endswith("(study)")
+    assert "as a matrix" in stdout and text in stdout
     assert_pngs(out, "convolution.png")
 
 
@@ -74,8 +74,7 @@ def test_step_size_study(small_multicoil: Path, tmp_path: Path, capsys):
     quadratic = content["quadratic"]
     assert quadratic["largest_eigenvalue"] / quadratic["smallest_eigenvalue"] == pytest.approx(50)
     assert quadratic["two_over_L"] == pytest.approx(2 / quadratic["largest_eigenvalue"])
-    with open(out / "step_size_rates.csv") as f:
-        rates = list(csv.DictReader(f))
+    rates = read_csv(out / "step_size_rates.csv", "study")
     assert {row["method"] for row in rates} == {"gd", "momentum", "sutskever", "nesterov"}
     line = content["network"]
     assert line["weights"].startswith("no checkpoint given: a U-Net")
@@ -116,8 +115,7 @@ def test_optimizer_study(small_multicoil: Path, tmp_path: Path, capsys):
     )  # full batches of 8, minibatches of 4
     for method in checked:
         assert sum(r["best"] for r in runs if r["method"] == method) <= 1
-    with open(out / "optimizers.csv") as f:
-        assert len(list(csv.DictReader(f))) == len(runs)
+    assert len(read_csv(out / "optimizers.csv", "study")) == len(runs)
     assert "momentum" in stdout
     assert_pngs(out, "optimizers.png")
 
@@ -160,14 +158,13 @@ def test_errors_are_one_line_and_write_nothing(small_multicoil: Path, tmp_path: 
 
 def test_earlier_results_are_kept_without_overwrite(tmp_path: Path, capsys):
     out = tmp_path / "conv"
-    out.mkdir()
-    (out / "convolution.json").write_text("earlier results")
-    code, _, err = run_main(capsys, "study", "convolution", "--quick", "--output-dir", out)
-    assert code == 2 and "--overwrite" in error_line(err, "study")
-    assert (out / "convolution.json").read_text() == "earlier results"
-    assert sorted(p.name for p in out.iterdir()) == ["convolution.json"]
-    args = ("study", "convolution", "--quick", "--output-dir", out, "--overwrite")
+    args = ("study", "convolution", "--quick", "--output-dir", out)
     assert run_main(capsys, *args)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    code, _, err = run_main(capsys, *args)
+    assert code == 2 and "--overwrite" in error_line(err, "study")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert run_main(capsys, *args, "--overwrite")[0] == 0
     assert read_json(out / "convolution.json")["study"] == "convolution"
 
 
