@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from data_prep.config import SimulationConfig
-from data_prep.fastmri_file import DATASET
 from data_prep.simulate import SimulationSummary, simulate_dataset
+from mri_recon.data.fastmri_file import DATASET
 from mri_recon.data.io import check_owned
 from mri_recon.report import write_json
 

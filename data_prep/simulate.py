@@ -19,8 +19,8 @@ from tqdm import tqdm
 
 from data_prep import physics
 from data_prep.config import SimulationConfig
-from data_prep.fastmri_file import DATASET, Encoding, write_volume
 from data_prep.sources import ImageSource, open_source
+from mri_recon.data.fastmri_file import DATASET, Encoding, write_volume
 from mri_recon.data.fastmri_format import split_dir
 from mri_recon.data.io import check_owned
 from mri_recon.data.marks import is_ours

@@ -16,9 +16,9 @@ from PIL import Image
 
 from data_prep.simulate import simulate_dataset
 from mri_recon.cli import main
-from mri_recon.data.transforms import UnetDataTransform
+from mri_recon.data.unet_transform import UnetDataTransform
 from mri_recon.metrics import ssim
-from mri_recon.training import load_checkpoint
+from mri_recon.models.checkpoint import load_checkpoint
 from tests.conftest import SMALL_MULTICOIL
 from tests.recon_fixtures import (
     copy_folder,

@@ -38,7 +38,7 @@ def write_fastmri_sized(root: Path, files: int, slices: int, shrink: int = 1) ->
     Returns:
         ``root``.
     """
-    from data_prep.fastmri_file import Encoding, write_volume
+    from mri_recon.data.fastmri_file import Encoding, write_volume
 
     rows, cols = (n // shrink for n in KSPACE_SHAPE)
     size = TARGET_SIZE // shrink

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 import yaml
 from fastmri.models import Unet as ReferenceUnet
 
-from mri_recon.data.transforms import UnetSample
+from mri_recon.data.unet_transform import UnetSample
 from mri_recon.models import Unet
 from mri_recon.precision import training_precision
 from mri_recon.recipes import recipe_names, recipe_path

@@ -182,7 +182,7 @@ def _step_size(args: argparse.Namespace) -> int:
 
     checkpoint = None
     if args.checkpoint is not None:
-        from mri_recon.training.checkpoint import load_checkpoint
+        from mri_recon.models.checkpoint import load_checkpoint
 
         checkpoint = load_checkpoint(args.checkpoint)
     data_path = _setup(args, FILES)

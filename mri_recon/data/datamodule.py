@@ -6,7 +6,7 @@ checkpoint, even mid-epoch, sees the same data); validation and test masks are f
 (seeded from the file name), and test files that carry their own mask are used as stored.
 Under DDP the val/test loaders use ``VolumeSampler`` so each volume's slices stay on one process.
 Workers persist across epochs; on a GPU batches go through pinned memory and, with
-``transform_on_device``, the FFTs run on the batch there (``mri_recon.data.device_transform``).
+``transform_on_device``, the FFTs run on the batch there (``mri_recon.data.unet_device_transform``).
 """
 
 import os
@@ -18,17 +18,17 @@ import torch
 from fastmri.data.subsample import MaskFunc
 from torch.utils.data import DataLoader, default_collate
 
-from mri_recon.data.device_transform import (
+from mri_recon.data.epoch_sampler import EpochSeededDataset, EpochShuffleSampler, ResumableLoader
+from mri_recon.data.fastmri_format import check_challenge, split_dir
+from mri_recon.data.masks import check_mask_arguments, check_mask_widths, create_mask
+from mri_recon.data.slice_dataset import SliceDataset, check_sample_rates
+from mri_recon.data.unet_device_transform import (
     KspaceBatchTransform,
     KspaceSample,
     KspaceSliceTransform,
 )
-from mri_recon.data.epoch_sampler import EpochSeededDataset, EpochShuffleSampler, ResumableLoader
-from mri_recon.data.fastmri_format import check_challenge, split_dir
-from mri_recon.data.kspace_transform import VarNetSample
-from mri_recon.data.masks import check_mask_arguments, check_mask_widths, create_mask
-from mri_recon.data.slice_dataset import SliceDataset, check_sample_rates
-from mri_recon.data.transforms import UnetDataTransform, UnetSample
+from mri_recon.data.unet_transform import UnetDataTransform, UnetSample
+from mri_recon.data.varnet_transform import VarNetSample
 from mri_recon.data.volume_sampler import VolumeSampler
 
 TEST_SPLITS = ("val", "test")

@@ -82,22 +82,21 @@ class SliceDataset(torch.utils.data.Dataset):
         skipped_slices: counts the slices skipped when read, in every DataLoader worker.
 
     Examples:
-        A one-volume single-coil dataset simulated into a temporary folder:
+        A folder with one single-coil volume of two slices, written in fastMRI's layout:
 
         >>> import tempfile
-        >>> from data_prep.config import SimulationConfig
-        >>> from data_prep.simulate import simulate_dataset
+        >>> import numpy as np
         >>> from mri_recon.data import SliceDataset
-        >>> config = SimulationConfig(
-        ...     challenge="singlecoil", recon_size=16, num_volumes=1, slices_per_volume=2,
-        ...     val_fraction=0, test_fraction=0,
-        ... )
+        >>> from mri_recon.data.fastmri_file import Encoding, write_volume
+        >>> kspace = np.ones((2, 32, 16), np.complex64)
+        >>> target = {"reconstruction_esc": np.ones((2, 16, 16), np.float32)}
+        >>> encoding = Encoding(encoded=(32, 16), recon=(16, 16), pe_first=0, pe_last=15)
         >>> with tempfile.TemporaryDirectory() as root:
-        ...     _ = simulate_dataset(config, root, progress=False)
-        ...     dataset = SliceDataset(f"{root}/singlecoil_train", challenge="singlecoil")
+        ...     _ = write_volume(f"{root}/file0.h5", kspace, encoding, {"max": 1.0}, target)
+        ...     dataset = SliceDataset(root, challenge="singlecoil")
         ...     kspace, mask, target, attrs, fname, slice_num = dataset[1]
         >>> len(dataset), kspace.shape, target.shape, fname, slice_num
-        (2, (32, 16), (16, 16), 'file_sim0_0000.h5', 1)
+        (2, (32, 16), (16, 16), 'file0.h5', 1)
     """
 
     def __init__(

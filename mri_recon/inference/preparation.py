@@ -25,9 +25,9 @@ from mri_recon.inference.volumes import (
     reconstruct_volumes,
     volume_dataset,
 )
+from mri_recon.models.checkpoint import ReconCheckpoint, load_checkpoint
 from mri_recon.options import MaskOptions, MaskSettings, RunOptions
 from mri_recon.precision import resolve_precision
-from mri_recon.training.checkpoint import ReconCheckpoint, load_checkpoint
 
 
 def data_files(data_path: Path) -> list[Path]:

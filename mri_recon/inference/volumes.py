@@ -28,12 +28,12 @@ from tqdm import tqdm
 from mri_recon.data.file_check import BadFileError
 from mri_recon.data.masks import check_mask_widths, create_mask
 from mri_recon.data.slice_dataset import SliceDataset
-from mri_recon.data.transforms import CLAMP, UnetSample
+from mri_recon.data.unet_transform import CLAMP, UnetSample
 from mri_recon.data.volume_sampler import volume_indices
+from mri_recon.models.registry import network_output, sample_transform
 from mri_recon.nn.impl import set_impl
 from mri_recon.options import MaskSettings
 from mri_recon.precision import inference_autocast
-from mri_recon.training.networks import network_output, sample_transform
 
 
 def inference_transform(

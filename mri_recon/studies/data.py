@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from mri_recon.data import SliceDataset, UnetDataTransform, create_mask
 from mri_recon.data.fastmri_format import CHALLENGES, split_dir
-from mri_recon.data.transforms import CLAMP
+from mri_recon.data.unet_transform import CLAMP
 from mri_recon.data.volume_sampler import volume_indices
 
 # The demo's masks: random lines, 4x with 8% or 8x with 4% fully sampled centre, per volume.

@@ -17,7 +17,7 @@ from mri_recon.studies.landscape import Line, LineProbe, loss_line
 from mri_recon.studies.loop import RunSettings, make_unet, train_run
 
 if TYPE_CHECKING:  # importing mri_recon.training loads Lightning: only where a checkpoint is given
-    from mri_recon.training.checkpoint import ReconCheckpoint
+    from mri_recon.models.checkpoint import ReconCheckpoint
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from mri_recon.studies.output import (
 from mri_recon.studies.step_size import QuadraticResults, QuadraticSettings, run_quadratic
 
 if TYPE_CHECKING:
-    from mri_recon.training.checkpoint import ReconCheckpoint
+    from mri_recon.models.checkpoint import ReconCheckpoint
 
 FILES = (
     "step_size.json",

@@ -1,16 +1,13 @@
-"""Training with PyTorch Lightning 2.x: the LightningModule, its metrics, callbacks, checkpoints
-and CLI.
+"""Training with PyTorch Lightning 2.x: the LightningModule, its metrics, callbacks, the
+checkpoint callback and the CLI. Reading a checkpoint (``mri_recon.models.checkpoint``) needs none
+of it.
 
-The names below load on first use (PEP 562): reading a checkpoint does not import Lightning.
+The names below load on first use (PEP 562).
 """
 
 from mri_recon.lazy import lazy_attributes
 
-_HOMES = {
-    "ReconCheckpoint": "checkpoint",
-    "ReconModule": "module",
-    "load_checkpoint": "checkpoint",
-}
+_HOMES = {"ReconModule": "module"}
 
 __all__ = sorted(_HOMES)
 

@@ -27,13 +27,13 @@ from jsonargparse import Namespace
 from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
 
 from mri_recon.data.datamodule import FastMriDataModule
+from mri_recon.models.checkpoint import check_lightning_checkpoint
+from mri_recon.models.registry import network_class
 from mri_recon.precision import training_precision
 from mri_recon.recipes import resolve_config_arguments
 from mri_recon.training.callbacks import RemoveEmptyLogs, SkippedDataSummary, ValidationImages
-from mri_recon.training.checkpoint import check_lightning_checkpoint
 from mri_recon.training.guard import NonFiniteGuard
 from mri_recon.training.module import ReconModule
-from mri_recon.training.networks import network_class
 from mri_recon.training.run_checkpoint import RunCheckpoint
 from mri_recon.training.thread_tuning import ThreadTuning
 

@@ -1,7 +1,7 @@
 """``ReconModule``: trains and validates a reconstruction network, the U-Net or the VarNet.
 
 One ``_common_step`` serves training, validation and test, for either network
-(``mri_recon.training.networks``). Validation and test un-normalise the network's output
+(``mri_recon.models.registry``). Validation and test un-normalise the network's output
 (``* std + mean`` for the U-Net; the VarNet's is in the data's scale), collect slices per volume
 and report fastMRI's per-volume NMSE / PSNR / SSIM averaged over volumes (``VolumeMetrics``).
 Epoch losses are means over every slice of every process (``LossMean``). Checkpoints carry an
@@ -20,24 +20,24 @@ from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor, nn
 
-from mri_recon.data.kspace_transform import VarNetDataTransform, VarNetSample
-from mri_recon.data.transforms import UnetDataTransform, UnetSample
+from mri_recon.data.unet_transform import UnetDataTransform, UnetSample
+from mri_recon.data.varnet_transform import VarNetDataTransform, VarNetSample
 from mri_recon.models import Unet, load_fastmri_state_dict
-from mri_recon.optim import Adam
-from mri_recon.training.checkpoint import (
+from mri_recon.models.checkpoint import (
     NET_PREFIX,
     SECTION,
     checkpoint_section,
     net_weights,
     read_checkpoint_file,
 )
-from mri_recon.training.loss_mean import LossMean
-from mri_recon.training.networks import (
+from mri_recon.models.registry import (
     DEFAULT_LOSSES,
     network_class,
     network_output,
     sample_transform,
 )
+from mri_recon.optim import Adam
+from mri_recon.training.loss_mean import LossMean
 from mri_recon.training.volume_metrics import VolumeMetrics
 
 LOSSES = ("l1", "ssim")
@@ -113,7 +113,7 @@ class ReconModule(pl.LightningModule):
         self, challenge: str, mask_func: MaskFunc | None, use_seed: bool, on_device: bool = False
     ) -> UnetDataTransform | VarNetDataTransform:
         """The transform making the samples the network takes (``FastMriDataModule`` asks; see
-        ``mri_recon.training.networks.sample_transform``)."""
+        ``mri_recon.models.registry.sample_transform``)."""
         return sample_transform(self.net, challenge, mask_func, use_seed, on_device=on_device)
 
     def forward(self, batch: Sample) -> Tensor:

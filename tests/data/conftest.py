@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_prep.fastmri_file import Encoding, write_volume
 from data_prep.physics import center_crop, ifft2c
+from mri_recon.data.fastmri_file import Encoding, write_volume
 
 ROWS, COLS = 40, 24
 RECON = (16, 16)  # square: the simulator's crop takes one side

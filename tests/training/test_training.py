@@ -11,9 +11,9 @@ import torch
 from mri_recon.inference.comparison import read_target
 from mri_recon.inference.volumes import reconstruct_volumes, volume_dataset
 from mri_recon.metrics import ssim
+from mri_recon.models.checkpoint import load_checkpoint
 from mri_recon.optim import Adam
 from mri_recon.options import MaskSettings
-from mri_recon.training import load_checkpoint
 from mri_recon.training.cli import cli_main
 from tests.training.conftest import fit_args, run_cli
 

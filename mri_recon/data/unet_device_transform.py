@@ -19,7 +19,7 @@ from fastmri.data.transforms import center_crop, to_tensor
 from torch import Tensor
 
 from mri_recon.data.kspace_image import image_from_kspace
-from mri_recon.data.transforms import CLAMP, NORMALIZE_EPS, UnetDataTransform, UnetSample
+from mri_recon.data.unet_transform import CLAMP, NORMALIZE_EPS, UnetDataTransform, UnetSample
 
 
 class KspaceSample(NamedTuple):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from fastmri.data import SliceDataset as FastmriSliceDataset
 
-from data_prep.fastmri_file import Encoding, write_volume
+from mri_recon.data.fastmri_file import Encoding, write_volume
 
 
 def test_fastmri_reads_header_and_padding(tmp_path):

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from mri_recon.data import FastMriDataModule
-from mri_recon.data.device_transform import KspaceSample
-from mri_recon.data.transforms import UnetSample
+from mri_recon.data.unet_device_transform import KspaceSample
+from mri_recon.data.unet_transform import UnetSample
 from tests.training.conftest import fit_args, run_cli
 
 

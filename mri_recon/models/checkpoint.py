@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mri_recon.training.networks import NET_NAMES, NETWORKS, network_class
+from mri_recon.models.registry import NET_NAMES, NETWORKS, network_class
 
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6
 PICKLE_MAGIC = b"\x80"  # the legacy format: a bare pickle

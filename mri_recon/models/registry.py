@@ -12,9 +12,9 @@ from typing import Any
 from fastmri.data.subsample import MaskFunc
 from torch import Tensor, nn
 
-from mri_recon.data.device_transform import KspaceSliceTransform
-from mri_recon.data.kspace_transform import VarNetDataTransform, VarNetSample
-from mri_recon.data.transforms import CLAMP, UnetDataTransform
+from mri_recon.data.unet_device_transform import KspaceSliceTransform
+from mri_recon.data.unet_transform import CLAMP, UnetDataTransform
+from mri_recon.data.varnet_transform import VarNetDataTransform, VarNetSample
 from mri_recon.models import Unet, VarNet
 
 NETWORKS: dict[str, type[nn.Module]] = {"Unet": Unet, "VarNet": VarNet}
@@ -75,7 +75,7 @@ def network_output(net: nn.Module, batch: Any) -> Tensor:
         wanted = "VarNetSample" if varnet else "UnetSample"
         raise ValueError(
             f"model.net: a {type(net).__name__} takes {wanted} batches, got {given} (use the "
-            "transform of mri_recon.training.networks.sample_transform)"
+            "transform of mri_recon.models.registry.sample_transform)"
         )
     if varnet:
         return batch.crop(net(batch.masked_kspace, batch.mask, batch.num_low_frequencies))

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from mri_recon.data.fastmri_format import check_challenge
 from mri_recon.data.file_check import output_size
-from mri_recon.data.transforms import mask_padding, mask_seed
+from mri_recon.data.unet_transform import mask_padding, mask_seed
 
 
 class VarNetSample(NamedTuple):
