@@ -15,7 +15,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,24 +131,49 @@ class Report:
         }
 
 
-def _cells(values: Sequence[str], widths: Sequence[int], left: int) -> str:
-    """Cells joined by two spaces: the first ``left`` aligned left, the rest right."""
-    return "  ".join(
-        f"{v:<{w}}" if i < left else f"{v:>{w}}" for i, (v, w) in enumerate(zip(values, widths))
-    )
+def format_table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    left: int | Collection[int] = 1,
+    markdown: bool = False,
+) -> str:
+    """The one text table of the project: reports, studies, the benchmark and the scripts.
+
+    Args:
+        header: the column titles.
+        rows: one sequence of cells per row; a cell is shown with ``str`` (``None`` as ``-``).
+        left: the columns aligned left (the others, numbers, right): how many leading ones, or
+            their indices.
+        markdown: a Markdown table (``| a | b |`` with an alignment row) instead of fixed-width
+            columns two spaces apart under a rule as wide as the header.
+
+    Returns:
+        The table, one line per row after the header, without trailing spaces.
+    """
+    cells = [[("-" if cell is None else str(cell)) for cell in row] for row in rows]
+    lefts = set(range(left)) if isinstance(left, int) else set(left)
+    widths = [max(len(line[i]) for line in [list(header), *cells]) for i in range(len(header))]
+
+    def line(values: Sequence[str]) -> str:
+        padded = [
+            v.ljust(w) if i in lefts else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths))
+        ]
+        return ("| " + " | ".join(padded) + " |") if markdown else "  ".join(padded).rstrip()
+
+    title = line(header)
+    if markdown:
+        ends = ["-" if i in lefts else ":" for i in range(len(widths))]
+        rule = "|" + "|".join("-" * (w + 1) + end for w, end in zip(widths, ends)) + "|"
+    else:
+        rule = "-" * len(title)
+    return "\n".join([title, rule, *(line(row) for row in cells)])
 
 
-def _table(header: list[str], rows: list[list[str]], left: int) -> list[str]:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    title = _cells(header, widths, left)
-    return [title, "-" * len(title), *(_cells(row, widths, left) for row in rows)]
-
-
-def format_table(report: Report, volumes: bool = True) -> str:
+def format_report(report: Report, volumes: bool = True) -> str:
     """The report as fixed-width text: per-volume lines (``volumes``), then mean +- std of each
     metric per group and method, then the volumes left out and those that failed."""
     several = len(report.methods) > 1
-    lines: list[str] = []
+    blocks: list[str] = []
     if volumes and report.volumes:
         by = ["acceleration"] if report.group_by == "acceleration" else []
         header = ["fname", "acquisition", *by, *(["method"] if several else []),
@@ -164,7 +189,7 @@ def format_table(report: Report, volumes: bool = True) -> str:
             for v in report.volumes
             for method in report.methods
         ]
-        lines += [*_table(header, rows, left=len(header) - len(METRICS)), ""]
+        blocks += [format_table(header, rows, left=len(header) - len(METRICS)), ""]
     summary = report.summary()
     if summary:
         header = [report.group_by, "method", "volumes", *(m.upper() for m in METRICS)]
@@ -182,14 +207,14 @@ def format_table(report: Report, volumes: bool = True) -> str:
             for name, group in summary.items()
             for method in report.methods
         ]
-        lines += _table(header, rows, left=2)
+        blocks.append(format_table(header, rows, left=2))
     else:
-        lines.append("no volumes evaluated")
+        blocks.append("no volumes evaluated")
     if report.problems:
-        lines += ["", f"skipped {len(report.problems)}:", *(f"  {p}" for p in report.problems)]
+        blocks += ["", f"skipped {len(report.problems)}:", *(f"  {p}" for p in report.problems)]
     if report.failures:
-        lines += ["", f"failed {len(report.failures)}:", *(f"  {p}" for p in report.failures)]
-    return "\n".join(lines)
+        blocks += ["", f"failed {len(report.failures)}:", *(f"  {p}" for p in report.failures)]
+    return "\n".join(blocks)
 
 
 def _csv_rows(report: Report) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from fastmri.data.transforms import center_crop
 from mri_recon.data.io import ForeignFileError
 from mri_recon.data.marks import writer_mark
 from mri_recon.evaluation import PREDICTION, evaluate_folders, square_crop
-from mri_recon.report import Report, VolumeScores, format_table, write_report
+from mri_recon.report import Report, VolumeScores, format_report, write_report
 from tests.recon_fixtures import read_csv
 
 TARGET_SHAPE = (3, 41, 32)  # taller than wide: fastmri crops the rows to a 32x32 square
@@ -252,11 +252,11 @@ def test_write_report_refuses_overwrite_and_bad_suffix(tmp_path: Path) -> None:
     assert not (tmp_path / "r.txt").exists()
 
 
-def test_format_table(folders: tuple[Path, Path]) -> None:
+def test_format_report(folders: tuple[Path, Path]) -> None:
     targets, preds = folders
     (preds / "file_brain_0.h5").unlink()
     report = evaluate_folders(targets, preds)
-    text = format_table(report)
+    text = format_report(report)
     lines = text.splitlines()
     volume_lines = lines[2:5]
     assert len({len(line) for line in lines[:5]}) == 1
@@ -267,7 +267,7 @@ def test_format_table(folders: tuple[Path, Path]) -> None:
     stats = group_stats(report, "all")
     assert f"{stats['ssim_mean']:.4f} +- {stats['ssim_std']:.4f}" in all_line
     assert lines[-1].strip().startswith("file_brain_0.h5: no prediction file")
-    assert "no volumes evaluated" in format_table(Report(methods=[PREDICTION]))
+    assert "no volumes evaluated" in format_report(Report(methods=[PREDICTION]))
 
 
 def test_evaluate_does_not_import_lightning() -> None:

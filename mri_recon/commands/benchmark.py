@@ -62,8 +62,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def format_table(rows: list["Comparison"]) -> str:
+def comparison_table(rows: list["Comparison"]) -> str:
     """The comparisons as an aligned table: per slice, A, B and B / A."""
+    from mri_recon.report import format_table
+
     header = ("section", "case", "A", "A ms/slice", "B", "B ms/slice", "B / A")
     cells = [
         (
@@ -77,14 +79,7 @@ def format_table(rows: list["Comparison"]) -> str:
         )
         for row in rows
     ]
-    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
-    numeric = {3, 5, 6}
-    return "\n".join(
-        "  ".join(
-            v.rjust(w) if i in numeric else v.ljust(w) for i, (v, w) in enumerate(zip(line, widths))
-        ).rstrip()
-        for line in [header, *cells]
-    )
+    return format_table(header, cells, left={0, 1, 2, 4})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         quick=args.quick,
     )
     rows, summary = run_suite(settings, progress=lambda text: print(text, flush=True))
-    print(format_table(rows))
+    print(comparison_table(rows))
     for key in HEADLINES:
         if key in summary:
             print(f"{key}: {summary[key]:.3f}")

@@ -227,13 +227,13 @@ def run_demo(
 
 def summary_text(result: DemoResult) -> str:
     """The table and the paths, as printed at the end of the demo."""
-    from mri_recon.report import format_table
+    from mri_recon.report import format_report
 
     return "\n".join(
         [
             "",
             "Demo test split (held-out volumes), mean +- std over volumes:",
-            format_table(result.report, volumes=False),
+            format_report(result.report, volumes=False),
             "",
             f"checkpoint:       {result.checkpoint}",
             f"reconstructions:  {result.reconstructions}",

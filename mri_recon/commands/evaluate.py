@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``evaluate`` from parsed arguments: prints the table, writes ``--output``."""
-    from mri_recon.report import check_report_path, format_table, write_report
+    from mri_recon.report import check_report_path, format_report, write_report
 
     folders = args.target_path is not None or args.predictions_path is not None
     if folders == (args.checkpoint is not None):
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             figures=args.figures,
             overwrite=args.overwrite,
         )
-    print(format_table(report, volumes=folders))
+    print(format_report(report, volumes=folders))
     if args.output is not None:
         print(f"wrote {write_report(report, args.output, overwrite=args.overwrite)}")
     return 1 if not report.volumes or (report.failures and not args.skip_bad_files) else 0
