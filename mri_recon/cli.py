@@ -3,7 +3,8 @@
 ``fit``, ``validate`` and ``test`` go to Lightning's CLI (``mri_recon.training.cli``); every other
 command is a module of ``mri_recon.commands`` that registers its own parser. Errors a user can
 cause end as one line, ``mri-recon COMMAND: error: ...``, and exit status 2; a command that ran
-but left volumes failed exits 1. Warnings print as one line, ``mri-recon COMMAND: warning: ...``,
+but left volumes failed exits 1; Ctrl-C ends one with ``mri-recon COMMAND: interrupted`` and
+status 130. Warnings print as one line, ``mri-recon COMMAND: warning: ...``,
 and dependency warnings that only confuse users (``NOISE``) are not shown.
 """
 
@@ -21,6 +22,7 @@ LIGHTNING_COMMANDS = {
     "test": "score the test loader: mri-recon test --config ... --ckpt_path CKPT",
 }
 USER_ERRORS = (ValueError, OSError, ModuleNotFoundError)
+INTERRUPTED = 130  # the shell's status for a command ended by Ctrl-C (128 + SIGINT)
 NOISE = (
     "Casting complex values to real discards",  # numpy's ComplexWarning
     "Detected pickle protocol",  # torch reading a file that is not a checkpoint of ours
@@ -69,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except USER_ERRORS as error:
             print(f"mri-recon {command}: error: {one_line(error)}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:  # Ctrl-C: outputs are atomic, so nothing half-written stays
+            print(f"mri-recon {command}: interrupted", file=sys.stderr)
+            return INTERRUPTED
 
 
 def _run_lightning(argv: list[str]) -> int:

@@ -59,15 +59,22 @@ def _value_type(annotation: Any) -> tuple[type, bool]:
     return annotation, False
 
 
-def add_options(parser: argparse.ArgumentParser, cls: type, skip: Sequence[str] = ()) -> None:
-    """Adds one option per ``option`` field of the dataclass ``cls`` (except ``skip``)."""
+def add_options(
+    parser: argparse.ArgumentParser,
+    cls: type,
+    skip: Sequence[str] = (),
+    helps: Mapping[str, str] | None = None,
+) -> None:
+    """Adds one option per ``option`` field of the dataclass ``cls`` (except ``skip``), with the
+    field's help text or the one ``helps`` gives for it (a command where it means more or less)."""
     hints = typing.get_type_hints(cls)
     for item in fields(cls):
         if item.name in skip or "help" not in item.metadata:
             continue
         meta, default = item.metadata, item.default
         value_type, several = _value_type(hints[item.name])
-        kwargs: dict[str, Any] = {"dest": item.name, "help": meta["help"]}
+        text = (helps or {}).get(item.name, meta["help"])
+        kwargs: dict[str, Any] = {"dest": item.name, "help": text}
         if value_type is bool:
             kwargs["action"] = "store_true" if default is False else argparse.BooleanOptionalAction
             parser.add_argument(flag(item.name), default=default, **kwargs)

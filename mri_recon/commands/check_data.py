@@ -21,6 +21,15 @@ from mri_recon.options import MaskOptions, MaskSettings, add_options, from_optio
 if TYPE_CHECKING:
     from tqdm import tqdm
 
+# The mask options here say what to check each file's k-space width against (no checkpoint).
+MASK_HELPS = {
+    "mask_type": "mask type to check against each k-space width (default: random when "
+    "--accelerations is given; no mask check without it)",
+    "accelerations": "undersampling factors to check against each k-space width",
+    "center_fractions": "fully sampled centre fraction per acceleration (default: 0.08 for 4x, "
+    "0.04 for 8x)",
+}
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds ``check-data`` and its options."""
@@ -35,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--challenge", choices=CHALLENGES, help="default: each folder's, from its first file"
     )
-    add_options(parser, MaskOptions)
+    add_options(parser, MaskOptions, helps=MASK_HELPS)
     parser.set_defaults(run=run)
 
 

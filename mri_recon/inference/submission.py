@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mri_recon.data.fastmri_format import RECONSTRUCTION_KEY
-from mri_recon.data.file_check import BadFileError, open_volume, output_size
+from mri_recon.data.file_check import BadFileError, open_volume
 from mri_recon.data.finite import is_finite
 from mri_recon.data.io import atomic_h5, check_owned
 from mri_recon.data.slice_dataset import SliceDataset
@@ -124,14 +124,9 @@ def read_output(destination: Path, shape: tuple[int, ...]) -> np.ndarray:
 
 def output_shapes(dataset: SliceDataset) -> dict[Path, tuple[int, ...]]:
     """The shape of the output of each file of ``dataset``: (slices, height, width)."""
-    recon_sizes = {sample.fname: sample.metadata["recon_size"] for sample in dataset.raw_samples}
     return {
-        file: (
-            layout.kspace_shape[0],
-            *output_size(layout.kspace_shape[-1], layout.target_shape, recon_sizes[file]),
-        )
-        for file, layout in dataset.layouts.items()
-        if file in recon_sizes
+        file: (dataset.layouts[file].kspace_shape[0], *size)
+        for file, size in dataset.sample_sizes().items()
     }
 
 

@@ -30,7 +30,7 @@ from mri_recon.data.masks import check_mask_widths, create_mask
 from mri_recon.data.slice_dataset import SliceDataset
 from mri_recon.data.unet_transform import CLAMP, UnetSample
 from mri_recon.data.volume_sampler import volume_indices
-from mri_recon.models.registry import network_output, sample_transform
+from mri_recon.models.registry import network_output, sample_transform, unusable_files
 from mri_recon.nn.impl import set_impl
 from mri_recon.options import MaskSettings
 from mri_recon.precision import inference_autocast
@@ -78,6 +78,8 @@ def volume_dataset(
     if mask is not None:
         widths = dataset.unmasked_widths()
         check_mask_widths(mask.mask_type, mask.center_fractions, mask.accelerations, widths)
+    if net is not None:
+        dataset.leave_out(unusable_files(net, dataset))
     return dataset
 
 

@@ -117,7 +117,8 @@ def recon_section(checkpoint: Any, path: str | Path, label: str = "checkpoint") 
     """The ``mri_recon`` section of a loaded checkpoint, checked.
 
     Raises:
-        ValueError: not a checkpoint of ``ReconModule``, or of an unsupported format.
+        ValueError: not a checkpoint of ``ReconModule``, of an unsupported format, or holding
+            sections of the wrong types (one line naming the file).
     """
     section = checkpoint.get(SECTION) if isinstance(checkpoint, dict) else None
     if not isinstance(section, dict) or "state_dict" not in checkpoint:
@@ -127,7 +128,52 @@ def recon_section(checkpoint: Any, path: str | Path, label: str = "checkpoint") 
     network = section.setdefault("network", "Unet")  # written before the VarNet: a U-Net
     if network not in NETWORKS:
         raise ValueError(f"{label} {path}: unknown network {network!r} (known: {list(NETWORKS)})")
+    try:
+        _check_contents(checkpoint, section)
+    except ValueError as error:
+        raise ValueError(f"{label} {path}: {error}") from None
     return section
+
+
+def _is_number(value: Any, kind: type | tuple[type, ...] = (int, float)) -> bool:
+    return isinstance(value, kind) and not isinstance(value, bool)
+
+
+def _check_contents(checkpoint: dict[str, Any], section: dict[str, Any]) -> None:
+    """Checks the types of what loading reads: weights, network arguments, the data settings
+    and the training counters (a crafted file fails here in one line, not in a traceback).
+
+    Raises:
+        ValueError: what is wrong, without the file's name.
+    """
+    from mri_recon.data.fastmri_format import CHALLENGES
+    from mri_recon.data.masks import MASK_TYPES, check_mask_arguments
+
+    weights = checkpoint["state_dict"]
+    if not isinstance(weights, dict) or not all(
+        isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in weights.items()
+    ):
+        raise ValueError("'state_dict' must map names to tensors")
+    if not isinstance(section.get("net"), dict) or not all(map(str.isidentifier, section["net"])):
+        raise ValueError(f"'{SECTION}.net' must map argument names to values")
+    for counter in ("epoch", "global_step"):
+        if counter in checkpoint and not _is_number(checkpoint[counter], int):
+            raise ValueError(f"'{counter}' must be an integer, got {checkpoint[counter]!r}")
+    data = section.get("data")
+    if data is None:
+        return
+    if not isinstance(data, dict) or set(data) != set(DATA_KEYS):
+        raise ValueError(f"'{SECTION}.data' must hold {list(DATA_KEYS)}")
+    if data["challenge"] not in CHALLENGES or data["mask_type"] not in MASK_TYPES:
+        raise ValueError(
+            f"'{SECTION}.data': unknown challenge {data['challenge']!r} or mask type "
+            f"{data['mask_type']!r}"
+        )
+    for key, kind in (("center_fractions", (int, float)), ("accelerations", int)):
+        values = data[key]
+        if not isinstance(values, list) or not all(_is_number(v, kind) for v in values):
+            raise ValueError(f"'{SECTION}.data.{key}' must be a list of numbers, got {values!r}")
+    check_mask_arguments(data["mask_type"], data["center_fractions"], data["accelerations"])
 
 
 def net_weights(checkpoint: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ an image in the data's scale; its samples are ``VarNetSample``s. Both sample typ
 the checkpoints and the volume loop treat the two alike through the functions here.
 """
 
+from pathlib import Path
 from typing import Any
 
 from fastmri.data.subsample import MaskFunc
@@ -16,6 +17,7 @@ from mri_recon.data.unet_device_transform import KspaceSliceTransform
 from mri_recon.data.unet_transform import CLAMP, UnetDataTransform
 from mri_recon.data.varnet_transform import VarNetDataTransform, VarNetSample
 from mri_recon.models import Unet, VarNet
+from mri_recon.models.norm_unet import pad_widths
 
 NETWORKS: dict[str, type[nn.Module]] = {"Unet": Unet, "VarNet": VarNet}
 NET_NAMES = {"Unet": "U-Net", "VarNet": "VarNet"}  # how reports and figures name each network
@@ -35,6 +37,41 @@ def network_class(net: nn.Module) -> str:
         f"model.net: only mri_recon.models.Unet and mri_recon.models.VarNet are supported, "
         f"got {type(net).__name__}"
     )
+
+
+def image_problem(
+    net: nn.Module, kspace_shape: tuple[int, ...], image_size: tuple[int, int]
+) -> str | None:
+    """Why a file's slices cannot run through ``net`` (``None`` when they can): images too small
+    for its pooling levels. A U-Net sees ``image_size``; a VarNet's U-Nets see the whole k-space
+    image, padded to a multiple of 16 (``models.norm_unet``).
+
+    Args:
+        net: a ``Unet`` or ``VarNet``.
+        kspace_shape: the file's k-space shape, (slices, [coils,] rows, columns).
+        image_size: the (height, width) of its U-Net samples (``output_size``).
+    """
+    if isinstance(net, VarNet):
+        unets = [module for module in net.modules() if isinstance(module, Unet)]
+        size = tuple(n + sum(pad_widths(n)) for n in kspace_shape[-2:])
+    else:
+        unets, size = [net], image_size
+    for unet in unets:
+        try:
+            unet.check_size(*size)
+        except ValueError as error:
+            return str(error)
+    return None
+
+
+def unusable_files(net: nn.Module, dataset: Any) -> dict[Path, str]:
+    """The files of a ``SliceDataset`` whose slices cannot run through ``net``, with why
+    (``image_problem``): leave them out before any work (``SliceDataset.leave_out``)."""
+    problems = {
+        file: image_problem(net, dataset.layouts[file].kspace_shape, size)
+        for file, size in dataset.sample_sizes().items()
+    }
+    return {file: problem for file, problem in problems.items() if problem is not None}
 
 
 def sample_transform(

@@ -9,6 +9,7 @@ Epoch losses are means over every slice of every process (``LossMean``). Checkpo
 reconstruct, and are never written with non-finite weights.
 """
 
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -20,6 +21,7 @@ from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor, nn
 
+from mri_recon.data.slice_dataset import SliceDataset
 from mri_recon.data.unet_transform import UnetDataTransform, UnetSample
 from mri_recon.data.varnet_transform import VarNetDataTransform, VarNetSample
 from mri_recon.models import Unet, load_fastmri_state_dict
@@ -35,6 +37,7 @@ from mri_recon.models.registry import (
     network_class,
     network_output,
     sample_transform,
+    unusable_files,
 )
 from mri_recon.optim import Adam
 from mri_recon.training.loss_mean import LossMean
@@ -115,6 +118,11 @@ class ReconModule(pl.LightningModule):
         """The transform making the samples the network takes (``FastMriDataModule`` asks; see
         ``mri_recon.models.registry.sample_transform``)."""
         return sample_transform(self.net, challenge, mask_func, use_seed, on_device=on_device)
+
+    def unusable_files(self, dataset: SliceDataset) -> dict[Path, str]:
+        """The files whose slices the network cannot take, with why (``FastMriDataModule``
+        asks; see ``mri_recon.models.registry.unusable_files``)."""
+        return unusable_files(self.net, dataset)
 
     def forward(self, batch: Sample) -> Tensor:
         """Reconstructs a batch, (batch, H, W) in the scale of ``batch.target``: normalised
