@@ -34,12 +34,21 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser("simulate", help="simulate fastMRI-format HDF5 files")
     simulate.add_argument("--output", required=True, type=Path, help="root folder of the dataset")
     add_options(simulate, SimulationConfig)
-    simulate.add_argument("--overwrite", action="store_true", help="replace existing output")
+    simulate.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the dataset files mri-recon wrote there before (any other file in the "
+        "way stops the run, untouched)",
+    )
     simulate.add_argument("--quiet", action="store_true", help="no progress bar")
 
     demo = commands.add_parser("demo", help="build (or reuse) the demo dataset")
     demo.add_argument("--output", required=True, type=Path, help="root folder of the demo dataset")
-    demo.add_argument("--overwrite", action="store_true", help="rebuild even if complete")
+    demo.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="rebuild even if complete (only files mri-recon wrote are ever replaced)",
+    )
     return parser
 
 
