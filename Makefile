@@ -1,13 +1,14 @@
 # The two commands a fresh machine needs: `make demo` and `make test`.
 # Each creates .venv when missing and (re)installs the project when pyproject.toml changes.
-# `make test` = lint + a smoke test of the built wheel + the test suite (what .ci/run runs).
+# `make test` = lint + a smoke test of the built wheel + the test suite (what .ci/run runs);
+# `make test-fast` = the unit tests alone, for the edit-test loop.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint wheel-smoke
+.PHONY: demo test test-fast lint wheel-smoke
 
 $(INSTALLED): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +19,17 @@ $(INSTALLED): pyproject.toml
 demo: $(INSTALLED)
 	$(VENV)/bin/mri-recon demo
 
+# The whole suite in the precision this machine resolves to, then the precision-dependent tests
+# again with the other resolution (MRI_RECON_FAST_BF16, mri_recon/precision.py): CI on any CPU
+# covers both the bf16 and the float32 paths.
 test: lint wheel-smoke
 	$(VENV)/bin/python -m pytest
+	MRI_RECON_FAST_BF16=$$($(VENV)/bin/python -c "from mri_recon.precision import fast_bf16; print(int(not fast_bf16('cpu')))") \
+		$(VENV)/bin/python -m pytest -m precision
+
+# Every module's unit tests, without the slow end-to-end runs: under 2 minutes on 2 cores.
+test-fast: $(INSTALLED)
+	$(VENV)/bin/python -m pytest -m "not slow"
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .

@@ -12,6 +12,11 @@ Fast bf16 means: on the CPU, AVX-512 BF16 or AMX instructions (elsewhere a bf16 
 back to a scalar path many times slower than float32); on CUDA, a GPU with native bf16 (Ampere
 and later). The measurements behind this rule are in docs/benchmarks.md.
 
+One switch overrides what the hardware says, on any machine: ``MRI_RECON_FAST_BF16=1`` makes
+every default resolve as on hardware with fast bf16 (an AVX2 machine then runs the bf16 paths,
+slowly but correctly), ``MRI_RECON_FAST_BF16=0`` as on hardware without it (a machine with fast
+bf16 runs the float32 paths). ``make test`` runs the precision-dependent tests both ways.
+
 Light on purpose: ``mri-recon --help`` imports this module (through ``mri_recon.options``)
 without torch; the functions import it when they run.
 """
@@ -25,15 +30,37 @@ if TYPE_CHECKING:
     import torch
 
 PRECISIONS = ("auto", "bf16", "32")
+FAST_BF16_VARIABLE = "MRI_RECON_FAST_BF16"  # "1" or "0": the switch (see above); unset: hardware
+
+
+def fast_bf16_override() -> bool | None:
+    """What ``MRI_RECON_FAST_BF16`` says (``None`` when unset: ask the hardware).
+
+    Raises:
+        ValueError: it is set to anything but ``1`` or ``0``.
+    """
+    import os
+
+    value = os.environ.get(FAST_BF16_VARIABLE)
+    if value is None or value == "":
+        return None
+    if value not in ("0", "1"):
+        raise ValueError(f"{FAST_BF16_VARIABLE} must be 1 or 0 (or unset), got {value!r}")
+    return value == "1"
 
 
 def fast_bf16(device: torch.device | str) -> bool:
-    """Whether ``device`` computes bfloat16 matrix products natively (faster than float32).
+    """Whether ``device`` computes bfloat16 matrix products natively (faster than float32), or
+    what ``MRI_RECON_FAST_BF16`` says instead.
 
     Args:
         device: a CPU or CUDA device (or its type, ``"cpu"`` / ``"cuda"``).
     """
     import torch
+
+    override = fast_bf16_override()
+    if override is not None:
+        return override
 
     kind = torch.device(device).type
     if kind == "cuda":

@@ -30,6 +30,7 @@ def unet_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoResul
 
 
 @pytest.mark.slow
+@pytest.mark.precision
 def test_demo_writes_everything_and_reuses_a_finished_run(unet_demo: tuple[Path, DemoResult]):
     out, result = unet_demo
     assert (out / "checkpoints" / "last.ckpt").is_file() and result.checkpoint.is_file()

@@ -59,6 +59,7 @@ def val_default(tiny_checkpoint: Path, small_multicoil: Path, tmp_path_factory) 
     return out
 
 
+@pytest.mark.precision
 def test_one_float32_volume_per_test_file_at_target_size(
     tiny_checkpoint: Path, small_multicoil: Path, tmp_path: Path, capsys
 ) -> None:
