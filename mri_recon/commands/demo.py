@@ -103,9 +103,9 @@ def train(
 
 def best_checkpoint(last: Path) -> Path:
     """The best-``val/ssim`` checkpoint that ``last`` records (``last`` itself if none)."""
-    import torch
+    from mri_recon.models.checkpoint import read_checkpoint_file
 
-    state = torch.load(last, map_location="cpu", weights_only=True)
+    state = read_checkpoint_file(last)
     for callback in state.get("callbacks", {}).values():  # the checkpoint callback's state
         if callback.get("best_model_path"):
             best = last.parent / Path(callback["best_model_path"]).name

@@ -83,9 +83,9 @@ def _json_mark(path: Path) -> object:
 
 
 def _checkpoint_mark(path: Path) -> object:
-    import torch
+    from mri_recon.models.checkpoint import read_checkpoint_file  # the one checkpoint reader
 
-    content = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    content = read_checkpoint_file(path)
     owned = isinstance(content, dict) and CHECKPOINT_SECTION in content
     return writer_mark(CHECKPOINT) if owned else None
 

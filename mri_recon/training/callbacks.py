@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import Logger
@@ -19,8 +20,9 @@ def log_images(
 ) -> None:
     """Logs one slice's target, reconstruction and absolute error side by side.
 
-    All three share one grey scale, [0, target max], so the error image is comparable with the
-    images. Loggers without an ``add_image`` (CSV) are skipped.
+    All three share the target's grey scale (``mri_recon.figures``' one windowing rule), so the
+    error image is comparable with the images. Loggers without an ``add_image`` (CSV) are
+    skipped.
 
     Args:
         loggers: the trainer's loggers.
@@ -29,9 +31,11 @@ def log_images(
         target: un-normalised target, (H, W).
         step: the global step.
     """
-    scale = target.max().clamp_min(1e-12)
-    row = torch.cat([target, output, (output - target).abs()], dim=-1) / scale
-    image = row.clamp(0, 1).unsqueeze(0).detach().float().cpu()  # (1, H, 3 W)
+    from mri_recon.figures import grey, white_level
+
+    target, output = (x.detach().float().cpu().numpy() for x in (target, output))
+    row = np.concatenate([target, output, np.abs(output - target)], axis=-1)
+    image = torch.from_numpy(grey(row, white_level(target))).unsqueeze(0)  # (1, H, 3 W) uint8
     for logger in loggers:
         add_image = getattr(getattr(logger, "experiment", None), "add_image", None)
         if add_image is not None:
