@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark_layers.py"
 
 
@@ -31,6 +33,7 @@ def check_ratios(rows: list[list[str]]) -> None:
         assert abs(float(speed_up) - float(ref) / float(ours)) <= 0.01 + 0.01 * float(speed_up)
 
 
+@pytest.mark.slow
 def test_conv_section_in_bf16() -> None:
     rows = run_quick("--only", "conv", "--bf16")
     assert [row[0] for row in rows] == ["conv"] * 9
@@ -38,6 +41,7 @@ def test_conv_section_in_bf16() -> None:
     check_ratios(rows)
 
 
+@pytest.mark.slow
 def test_optim_section_times_every_optimizer() -> None:
     rows = run_quick("--only", "optim")
     assert [row[1].split()[0] for row in rows] == ["SGD", "RMSprop", "Adam", "AdamW"]
@@ -45,6 +49,7 @@ def test_optim_section_times_every_optimizer() -> None:
     check_ratios(rows)
 
 
+@pytest.mark.slow
 def test_norm_section_times_every_layer_at_every_shape() -> None:
     rows = run_quick("--only", "norm")
     layers = ("InstanceNorm2d", "BatchNorm2d", "GroupNorm", "LayerNorm", "BatchNorm1d")
@@ -52,6 +57,7 @@ def test_norm_section_times_every_layer_at_every_shape() -> None:
     check_ratios(rows)
 
 
+@pytest.mark.slow
 def test_bad_option_is_rejected_with_the_option_named() -> None:
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--batch", "0"], capture_output=True, text=True, timeout=300

@@ -43,6 +43,7 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
     assert listed == expected
 
 
+@pytest.mark.slow
 def test_fit_help_comes_from_lightning_cli(tmp_path: Path) -> None:
     result = run("fit", "--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -50,6 +51,7 @@ def test_fit_help_comes_from_lightning_cli(tmp_path: Path) -> None:
         assert option in result.stdout
 
 
+@pytest.mark.slow
 def test_fit_without_a_data_path_names_it(tmp_path: Path) -> None:
     config = Path(__file__).resolve().parents[1] / "configs" / "unet_knee_singlecoil.yaml"
     result = run("fit", "--config", str(config), cwd=tmp_path)
@@ -58,6 +60,7 @@ def test_fit_without_a_data_path_names_it(tmp_path: Path) -> None:
     assert not any(tmp_path.iterdir())  # nothing written
 
 
+@pytest.mark.slow
 def test_fit_on_a_missing_folder_is_a_one_line_error(tmp_path: Path) -> None:
     config = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
     result = run("fit", "--config", str(config), "--data.data_path", "missing", cwd=tmp_path)
@@ -67,6 +70,7 @@ def test_fit_on_a_missing_folder_is_a_one_line_error(tmp_path: Path) -> None:
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_train_script_defaults_to_fit(tmp_path: Path) -> None:
     script = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
     result = subprocess.run(
@@ -118,6 +122,7 @@ def test_python_m_mri_recon_is_the_command(tmp_path: Path) -> None:
     assert "--predictions-path" in result.stdout and "--batch-size" in result.stdout
 
 
+@pytest.mark.slow
 def test_fit_takes_a_bundled_recipe_by_name(tmp_path: Path) -> None:
     result = run("fit", "--config", "unet_knee_singlecoil", "--print_config", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -38,6 +38,7 @@ def test_ctrl_c_during_the_benchmarks_competing_job(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_study(small_multicoil: Path, tmp_path: Path) -> None:
     args = ["study", "optimizers", "--data-path", str(small_multicoil),
             "--output-dir", str(tmp_path / "out")]  # fmt: skip

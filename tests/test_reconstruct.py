@@ -320,6 +320,7 @@ def test_output_inside_the_data_folder_is_refused(
     assert sorted(p.name for p in data.iterdir()) == before
 
 
+@pytest.mark.slow
 def test_script_runs_the_command(small_multicoil: Path, tmp_path: Path) -> None:
     data, out = small_multicoil / "multicoil_test", tmp_path / "out"
     command = [sys.executable, str(SCRIPT), "--zero-filled", "--data-path", str(data)]

@@ -62,6 +62,7 @@ def test_convolution_study(tmp_path: Path, capsys):
     assert_pngs(out, "convolution.png")
 
 
+@pytest.mark.slow
 def test_step_size_study(small_multicoil: Path, tmp_path: Path, capsys):
     out = tmp_path / "step"
     extra = ("--condition-number", "50", "--dim", "12")
@@ -98,6 +99,7 @@ def test_step_size_study_through_a_checkpoint(
     assert line["curvature"] > 0
 
 
+@pytest.mark.slow
 def test_optimizer_study(small_multicoil: Path, tmp_path: Path, capsys):
     out = tmp_path / "opt"
     stdout = run_quick(capsys, "optimizers", small_multicoil, out, "--chans", "4")
@@ -120,6 +122,7 @@ def test_optimizer_study(small_multicoil: Path, tmp_path: Path, capsys):
     assert_pngs(out, "optimizers.png")
 
 
+@pytest.mark.slow
 def test_normalization_study(small_multicoil: Path, tmp_path: Path, capsys):
     out = tmp_path / "norm"
     run_quick(capsys, "normalization", small_multicoil, out, "--chans", "4")
@@ -156,6 +159,7 @@ def test_errors_are_one_line_and_write_nothing(small_multicoil: Path, tmp_path: 
     assert not (tmp_path / "o").exists() and not (tmp_path / "s").exists()
 
 
+@pytest.mark.slow
 def test_earlier_results_are_kept_without_overwrite(tmp_path: Path, capsys):
     out = tmp_path / "conv"
     args = ("study", "convolution", "--quick", "--output-dir", out)

@@ -63,6 +63,7 @@ def last_state(root: Path) -> dict:
     return torch.load(last, map_location="cpu", weights_only=True)
 
 
+@pytest.mark.slow
 def test_resume_continues_the_run(tmp_path: Path, small_multicoil: Path):
     """2 epochs straight equal 1 epoch, stop, resume from last.ckpt, 1 more epoch."""
     common = (*SMALL, "--model.net.init_args.chans", "4", "--data.batch_size", "4",

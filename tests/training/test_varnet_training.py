@@ -127,6 +127,7 @@ def test_evaluate_checkpoint_scores_the_varnet_as_reconstruct_writes_it(
         assert row["scores"]["VarNet"]["ssim"] == pytest.approx(expected["ssim"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_resume_continues_the_varnet_run(tmp_path: Path, small_multicoil: Path):
     """2 epochs straight equal 1 epoch, stop, resume from last.ckpt, 1 more epoch."""
     common = (*TINY, "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2")
@@ -142,6 +143,7 @@ def test_resume_continues_the_varnet_run(tmp_path: Path, small_multicoil: Path):
     assert_identical(split_state["optimizer_states"], straight["optimizer_states"])
 
 
+@pytest.mark.slow
 def test_bf16_mixed_trains_without_nan(tmp_path: Path, small_multicoil: Path):
     cli = run_cli(*fit_args("varnet_demo", small_multicoil, tmp_path, *TINY,
                             "--trainer.precision", "bf16-mixed", "--trainer.max_epochs", "1",
