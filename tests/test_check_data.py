@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from data_prep.simulate import simulate_dataset
-from tests.conftest import SMALL_MULTICOIL
-from tests.recon_fixtures import copy_folder, run_main
+from tests.helpers import SMALL_MULTICOIL, copy_folder, run_main
 
 
 def edit(path: Path, key: str, change) -> None:

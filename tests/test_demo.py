@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from mri_recon.commands.demo import DemoResult, run_demo, summary_text
-from tests.conftest import SMALL_MULTICOIL
+from tests.helpers import SMALL_MULTICOIL
 
 SHRINK = ("--model.net.init_args.chans", "4", "--trainer.max_epochs", "1",
           "--data.num_workers", "0", "--trainer.enable_progress_bar", "false")  # fmt: skip

@@ -14,9 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.recon_fixtures import copy_folder, error_line, read_volume, run_main
-
-pytest_plugins = ("tests.recon_fixtures",)
+from tests.helpers import copy_folder, error_line, read_volume, run_main
 
 
 def poison(path: Path, key: str, index: tuple) -> None:

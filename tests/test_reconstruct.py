@@ -20,8 +20,8 @@ from mri_recon.cli import main
 from mri_recon.data.unet_transform import UnetDataTransform
 from mri_recon.metrics import ssim
 from mri_recon.models.checkpoint import load_checkpoint
-from tests.conftest import SMALL_MULTICOIL
-from tests.recon_fixtures import (
+from tests.helpers import (
+    SMALL_MULTICOIL,
     copy_folder,
     error_line,
     read_volume,
@@ -29,8 +29,6 @@ from tests.recon_fixtures import (
     temp_files,
     zero_filled_by_fastmri,
 )
-
-pytest_plugins = ("tests.recon_fixtures",)
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "reconstruct.py"
 

@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.recon_fixtures import error_line, read_csv, run_main
-
-pytest_plugins = ("tests.recon_fixtures",)
+from tests.helpers import error_line, read_csv, run_main
 
 MAX_PNG_BYTES = 200_000
 

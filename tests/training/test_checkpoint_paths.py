@@ -8,10 +8,7 @@ import pytest
 import torch
 
 from mri_recon.training.cli import cli_main
-from tests.recon_fixtures import error_line, run_main
-from tests.training.conftest import fit_args
-
-pytest_plugins = ("tests.recon_fixtures",)
+from tests.helpers import error_line, fit_args, run_main
 
 
 class Payload:

@@ -11,7 +11,7 @@ from mri_recon.models import Unet, VarNet
 from mri_recon.optim import Adam
 from mri_recon.precision import training_precision
 from mri_recon.training.cli import cli_main
-from tests.training.conftest import CONFIGS, fit_args, run_cli
+from tests.helpers import CONFIGS, fit_args, run_cli
 
 CONFIG_DATA = {
     "unet_knee_singlecoil": "small_singlecoil",

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.recon_fixtures import copy_folder
-from tests.training.conftest import fit_args, run_cli
+from tests.helpers import copy_folder, fit_args, run_cli
 
 # Two pooling levels: with four, the 32 x 32 slices reach 2 x 2 feature maps whose instance norms
 # blow float rounding up (one process on 1 or 2 threads then differs by 1e-4 after 5 steps); with

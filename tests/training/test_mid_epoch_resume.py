@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.training.conftest import fit_args, run_cli
-from tests.training.test_training import assert_identical
+from tests.helpers import assert_identical, fit_args, run_cli
 
 # Deterministic float32 on the CPU: 2 epochs of 9 batches of 2 slices.
 RUN = ("--model.net.init_args.chans", "4", "--trainer.precision", "32",

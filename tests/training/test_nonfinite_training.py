@@ -7,8 +7,7 @@ import h5py
 import numpy as np
 import torch
 
-from tests.recon_fixtures import copy_folder, error_line, run_main
-from tests.training.conftest import fit_args
+from tests.helpers import copy_folder, error_line, fit_args, run_main
 
 SMALL = ("--model.net.init_args.chans", "4", "--trainer.precision", "32")
 

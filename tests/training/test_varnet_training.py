@@ -15,12 +15,14 @@ from fastmri.data.transforms import VarNetDataTransform, center_crop
 from mri_recon.metrics import volume_metrics
 from mri_recon.models import VarNet
 from mri_recon.models.checkpoint import load_checkpoint
-from tests.recon_fixtures import read_volume, run_main
-from tests.training.conftest import fit_args, run_cli
-from tests.training.test_training import (
+from tests.helpers import (
     assert_finite_run,
     assert_identical,
+    fit_args,
     last_state,
+    read_volume,
+    run_cli,
+    run_main,
     zero_filled_val_ssim,
 )
 
