@@ -65,8 +65,8 @@ TEXT_LENGTHS = {"LO": 64, "SH": 16, "PN": 64, "CS": 16}
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _TIME = re.compile(r"(\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?")
 DEIDENTIFICATION = "mri-recon --anonymize: patient, study, institution blanked"
-# Body parts that come in pairs: their images need Laterality (empty: unknown), others must not
-# have it.
+# Body parts that come in pairs: their images need Laterality (empty: unknown), as do images of
+# an unknown part; those of another part must not have it.
 PAIRED_PARTS = (
     "ANKLE", "ARM", "BREAST", "CLAVICLE", "EAR", "ELBOW", "EXTREMITY", "EYE", "FEMUR", "FOOT",
     "FOREARM", "HAND", "HIP", "HUMERUS", "KIDNEY", "KNEE", "LEG", "SHOULDER", "THIGH", "WRIST",
@@ -75,6 +75,7 @@ PAIRED_PARTS = (
 
 def _value(file: Path, path: str, vr: str, text: str) -> str | None:
     """The DICOM value of the header field ``path``, or ``None`` when nothing remains of it."""
+    from pydicom import config
     from pydicom.uid import UID
     from pydicom.valuerep import format_number_as_ds
 
@@ -92,7 +93,7 @@ def _value(file: Path, path: str, vr: str, text: str) -> str | None:
         except (ValueError, IndexError):
             value, problem = None, "not a number"
     elif vr == "UI":
-        value = text if UID(text).is_valid else None
+        value = text if UID(text, validation_mode=config.IGNORE).is_valid else None
         problem = None if value else "not a valid DICOM UID"
     else:
         if vr == "CS":
@@ -113,7 +114,7 @@ def header_attributes(file: Path, scan: ScanInfo, anonymize: bool) -> dict[str, 
         value = _value(file, path, vr, text)
         if value is not None and not (anonymize and identifying):
             attributes[keyword] = value
-    if attributes.get("BodyPartExamined") in PAIRED_PARTS:
+    if attributes.get("BodyPartExamined", PAIRED_PARTS[0]) in PAIRED_PARTS:  # may be paired
         attributes["Laterality"] = ""
     if anonymize:
         attributes.update(PatientIdentityRemoved="YES", DeidentificationMethod=DEIDENTIFICATION)
