@@ -1,5 +1,6 @@
 """The ``mri-recon`` console script, run as a user runs it."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import torch
 from mri_recon.cli import main, one_line
 
 CLI = [sys.executable, "-m", "mri_recon.cli"]
+ROOT = Path(__file__).resolve().parents[1]  # this checkout, whatever is installed
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -89,7 +91,9 @@ def test_errors_from_loader_workers_come_out_on_one_line() -> None:
     assert one_line(ValueError("first\nsecond")) == "first second"
 
 
-@pytest.mark.parametrize("command", [[], ["reconstruct"], ["evaluate"], ["check-data"], ["demo"]])
+@pytest.mark.parametrize(
+    "command", [[], ["reconstruct"], ["evaluate"], ["import-weights"], ["check-data"], ["demo"]]
+)
 def test_help_imports_no_torch(command: list[str], tmp_path: Path) -> None:
     code = (
         "import sys\n"
@@ -101,8 +105,10 @@ def test_help_imports_no_torch(command: list[str], tmp_path: Path) -> None:
         "heavy = {'torch', 'pytorch_lightning', 'fastmri', 'h5py', 'numpy'}\n"
         "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"
     )
+    checkout = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": checkout}
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=120)  # fmt: skip
+                            text=True, timeout=120, env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
