@@ -161,13 +161,15 @@ def prepare_run(
     recorded = loaded.data if loaded is not None else None
     trained_on = recorded["challenge"] if recorded else None
     in_data = data_challenge(files, options.skip_bad_files)
-    challenge = check_challenge(challenge) if challenge else trained_on or in_data
+    given, challenge = challenge, check_challenge(challenge) if challenge else trained_on or in_data
     if trained_on and challenge != trained_on:
         if read is not None:
             raise ValueError(f"config {recipe}: a recipe for {trained_on} data, not {challenge}")
         raise ValueError(f"checkpoint {checkpoint}: trained on {trained_on} data, not {challenge}")
     if in_data != challenge:
-        raise ValueError(f"data-path: {data_path} holds {in_data} data, not {challenge}")
+        source = f"config {recipe}'s" if read else f"checkpoint {checkpoint}'s"
+        whose = f" ({source})" if trained_on and not given else ""
+        raise ValueError(f"data-path: {data_path} holds {in_data} data, not {challenge}{whose}")
     device = select_device(options.accelerator)
     return PreparedRun(
         data_path=data_path,
