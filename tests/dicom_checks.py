@@ -23,6 +23,7 @@ SUBJECT = {"patientName": "Doe^Jane", "patientID": "P-0042", "patientBirthdate":
 STUDY = {"studyDate": "2024-05-06", "studyTime": "10:11:12", "studyID": "S7",
          "accessionNumber": "123456", "studyDescription": "Knee MRI",
          "studyInstanceUID": "1.2.3.4.5.6.7", "bodyPartExamined": "KNEE"}  # fmt: skip
+TOOLS = ("dciodvfy", "dcmdump", "dcm2pnm")  # dicom3tools, dcmtk (Debian's; see make dicom-tools)
 FOV = (140.0, 120.0, 3.0)  # reconSpace fieldOfView_mm x (readout), y (phase), z
 REQUIRED = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID",
             "FrameOfReferenceUID", "Modality", "InstanceNumber", "Rows", "Columns",

@@ -18,6 +18,7 @@ from mri_recon.dicom import SeriesLabel, save_dicom_series, series_problem
 from tests.dicom_checks import (
     FOV,
     STUDY,
+    TOOLS,
     add_clinical_header,
     read_series,
     series_files,
@@ -212,3 +213,18 @@ def test_a_dead_writers_temporary_folder_is_removed(source: Path, tmp_path: Path
     (leftover / "slice001.dcm").write_bytes(b"partial")
     save_dicom_series(volume(), tmp_path / "s", source, LABEL)
     assert not leftover.exists() and (tmp_path / "s").is_dir()
+
+
+@pytest.mark.skipif(
+    not all(shutil.which(tool) for tool in TOOLS),
+    reason="dcmtk and dicom3tools are not installed (make test installs them with apt-get where "
+    "it can); the series are checked with pydicom's validation alone",
+)
+def test_the_independent_toolkits_find_no_error_and_do_find_one(source: Path, tmp_path: Path):
+    folder = save_dicom_series(volume(), tmp_path / "s", source, LABEL)
+    assert toolkit_problems(folder) == []
+    broken = pydicom.dcmread(folder / "slice002.dcm")
+    del broken.ImageOrientationPatient  # type 1 in the MR image IOD
+    broken.save_as(folder / "slice002.dcm")
+    problems = toolkit_problems(folder)
+    assert problems and all(p.startswith("slice002.dcm: Error") for p in problems), problems

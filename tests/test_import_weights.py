@@ -37,8 +37,8 @@ def test_imported_checkpoint_reconstructs_like_the_weights_and_validates(
     varnet_weights: Path, small_multicoil: Path, tmp_path: Path, capsys
 ) -> None:
     new = tmp_path / "varnet_knee.ckpt"
-    code, stdout, err = import_weights(capsys, varnet_weights, new, "--config",
-                                       "varnet_knee_multicoil", "--accelerations", "4", "8")  # fmt: skip
+    settings = ("--config", "varnet_knee_multicoil", "--accelerations", "4", "8")
+    code, stdout, err = import_weights(capsys, varnet_weights, new, *settings)
     assert code == 0 and stdout.strip() == f"wrote {new}", err
     assert read_kind(new) == "checkpoint"
     loaded = load_checkpoint(new)
@@ -48,9 +48,8 @@ def test_imported_checkpoint_reconstructs_like_the_weights_and_validates(
                            "center_fractions": [0.08, 0.04], "accelerations": [4, 8]}  # fmt: skip
     data = small_multicoil / "multicoil_val"
     outputs = {}
-    for name, args in (("imported", ("--checkpoint", new)),
-                       ("direct", ("--checkpoint", varnet_weights, "--config",
-                                   "varnet_knee_multicoil", "--accelerations", "4", "8"))):  # fmt: skip
+    runs = {"imported": ("--checkpoint", new), "direct": ("--checkpoint", varnet_weights, *settings)}
+    for name, args in runs.items():
         out = tmp_path / name
         code, _, err = run_main(capsys, "reconstruct", "--data-path", data, "--output-path", out,
                                 "--precision", "32", *args)  # fmt: skip
