@@ -48,7 +48,8 @@ def test_imported_checkpoint_reconstructs_like_the_weights_and_validates(
                            "center_fractions": [0.08, 0.04], "accelerations": [4, 8]}  # fmt: skip
     data = small_multicoil / "multicoil_val"
     outputs = {}
-    runs = {"imported": ("--checkpoint", new), "direct": ("--checkpoint", varnet_weights, *settings)}
+    direct = ("--checkpoint", varnet_weights, *settings)
+    runs = {"imported": ("--checkpoint", new), "direct": direct}
     for name, args in runs.items():
         out = tmp_path / name
         code, _, err = run_main(capsys, "reconstruct", "--data-path", data, "--output-path", out,
