@@ -73,11 +73,12 @@ def quantize(volume: np.ndarray) -> tuple[np.ndarray, str, str]:
     return np.clip(stored, 0, MAX_STORED).astype(np.uint16), slope, intercept
 
 
-def _series_attributes(volume: np.ndarray, label: SeriesLabel, now: datetime) -> dict[str, Any]:
+def _series_attributes(volume: np.ndarray, label: SeriesLabel) -> dict[str, Any]:
     """What every image of the series shares, besides the scan's attributes."""
     from pydicom.uid import generate_uid
     from pydicom.valuerep import format_number_as_ds
 
+    now = datetime.now()
     white = float(np.percentile(volume, PREVIEW_PERCENTILE)) or float(volume.max()) or 1.0
     date, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
     derivation = f"{label.description()}: reconstruction of undersampled k-space by mri-recon"
@@ -106,9 +107,7 @@ def _series_attributes(volume: np.ndarray, label: SeriesLabel, now: datetime) ->
     }  # fmt: skip
 
 
-def series_datasets(
-    volume: np.ndarray, source: Path, label: SeriesLabel, now: datetime | None = None
-) -> list[Any]:
+def series_datasets(volume: np.ndarray, source: Path, label: SeriesLabel) -> list[Any]:
     """The DICOM images of ``volume`` (one ``pydicom.Dataset`` per slice), reconstructed from the
     fastMRI-layout file ``source`` (its header and geometry).
 
@@ -126,7 +125,7 @@ def series_datasets(
         raise ValueError("volume: holds NaN or infinite values")
     scan = read_scan_info(source, volume.shape[0], tuple(HEADER_ATTRIBUTES))
     shared = {
-        **_series_attributes(volume, label, now or datetime.now()),
+        **_series_attributes(volume, label),
         **header_attributes(source, scan, label.anonymize),
     }
     stored, slope, intercept = quantize(volume)
