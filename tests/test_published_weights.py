@@ -108,7 +108,7 @@ def test_what_a_state_dict_cannot_say_is_asked_for(
     out = tmp_path / "o"
     cases = [
         (val, ("--checkpoint", unet), f"{sorted(val.glob('*.h5'))[0]}: fully sampled; give "
-         "--config RECIPE (the recipe of unet.pt, e.g. varnet_knee_multicoil: fastMRI's weights "
+         "--config RECIPE (the recipe of unet.pt, e.g. unet_knee_multicoil: fastMRI's weights "
          "record no masks) or --accelerations"),
         (test, ("--checkpoint", varnet, "--config", "unet_knee_multicoil"),
          f"config unet_knee_multicoil: a recipe for the U-Net, but {varnet} holds VarNet weights"),

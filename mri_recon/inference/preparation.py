@@ -100,9 +100,10 @@ class PreparedRun:
         weights without a recipe, the recipe they were trained with."""
         loaded = self.checkpoint
         if loaded is not None and loaded.published and loaded.recipe is None:
+            example = "varnet" if loaded.net_name == "VarNet" else "unet"
             return (
                 f"give --config RECIPE (the recipe of {loaded.path.name}, e.g. "
-                f"varnet_knee_multicoil: fastMRI's weights record no masks) or {MASK_OPTIONS}"
+                f"{example}_knee_multicoil: fastMRI's weights record no masks) or {MASK_OPTIONS}"
             )
         return f"give {MASK_OPTIONS}"
 
