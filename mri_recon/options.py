@@ -23,6 +23,16 @@ from mri_recon.precision import PRECISIONS
 
 ACCELERATORS = ("auto", "cpu", "gpu")
 T = TypeVar("T")
+# The help of the options the commands that run a checkpoint share.
+CONFIG_HELP = (
+    "for fastMRI's published weights (which record no settings): the recipe they were trained "
+    "with, a bundled name (e.g. unet_knee_singlecoil, varnet_knee_multicoil) or a YAML file; it "
+    "gives the challenge and masks (the mask options and --challenge override it)"
+)
+ANONYMIZE_HELP = (
+    "leave the patient's and the study's identifying fields (name, ID, birth date, dates, "
+    "institution, ...) out of the DICOM series"
+)
 
 
 def option(

@@ -1,5 +1,6 @@
 """The ``mri-recon`` console script, run as a user runs it."""
 
+import os
 import re
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import torch
 from mri_recon.cli import main, one_line
 
 CLI = [sys.executable, "-m", "mri_recon.cli"]
+ROOT = Path(__file__).resolve().parents[1]  # this checkout, whatever is installed
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -38,8 +40,8 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
     result = run("--help", cwd=tmp_path)
     assert result.returncode == 0
     listed = re.findall(r"^    (\S+)", result.stdout, flags=re.MULTILINE)
-    expected = ["fit", "validate", "test", "reconstruct", "evaluate", "check-data", "demo",
-                "study", "benchmark"]  # fmt: skip
+    expected = ["fit", "validate", "test", "reconstruct", "evaluate", "import-weights",
+                "check-data", "demo", "study", "benchmark"]  # fmt: skip
     assert listed == expected
 
 
@@ -97,7 +99,9 @@ def test_errors_from_loader_workers_come_out_on_one_line() -> None:
     assert one_line(ValueError("first\nsecond")) == "first second"
 
 
-@pytest.mark.parametrize("command", [[], ["reconstruct"], ["evaluate"], ["check-data"], ["demo"]])
+@pytest.mark.parametrize(
+    "command", [[], ["reconstruct"], ["evaluate"], ["import-weights"], ["check-data"], ["demo"]]
+)
 def test_help_imports_no_torch(command: list[str], tmp_path: Path) -> None:
     code = (
         "import sys\n"
@@ -109,8 +113,10 @@ def test_help_imports_no_torch(command: list[str], tmp_path: Path) -> None:
         "heavy = {'torch', 'pytorch_lightning', 'fastmri', 'h5py', 'numpy'}\n"
         "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"
     )
+    checkout = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": checkout}
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=120)  # fmt: skip
+                            text=True, timeout=120, env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
 

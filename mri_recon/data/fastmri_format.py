@@ -16,6 +16,7 @@ HEADER_KEY = "ismrmrd_header"
 RECONSTRUCTION_KEY = "reconstruction"  # fastMRI's submission files
 ESC_KEY = "reconstruction_esc"  # singlecoil targets (emulated single coil)
 RSS_KEY = "reconstruction_rss"  # multicoil targets (root sum of squares)
+SLICE_GEOMETRY_KEY = "slice_geometry"
 
 # fastMRI's pairing of acceleration and centre fraction (4x with 8% of the centre lines, 8x with
 # 4%): the default wherever only accelerations are given.

@@ -211,6 +211,16 @@ class ReconModule(pl.LightningModule):
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": self.lr_scheduler_factory(optimizer)}
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """The SSIM loss's window is a constant of the loss, not a weight: a checkpoint written
+        with the other loss, or by ``mri-recon import-weights`` (weights only), loads with this
+        module's."""
+        state = checkpoint["state_dict"]
+        for key in [key for key in state if key.startswith("ssim_loss.")]:
+            del state[key]
+        if self.ssim_loss is not None:
+            state.update({f"ssim_loss.{k}": v for k, v in self.ssim_loss.state_dict().items()})
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Adds the ``mri_recon`` section; refuses to write weights that are not finite."""
         for key, value in checkpoint["state_dict"].items():
