@@ -53,10 +53,16 @@ class ConversionOptions:
     prewhiten: bool = option(
         False, "whiten the coils with the covariance of the scan's noise-measurement acquisitions"
     )
-    repetition: int | None = option(None, "the repetition to convert (default: the first)")
-    contrast: int | None = option(None, "the contrast (echo) to convert (default: the first)")
-    set: int | None = option(None, "the set to convert (default: the first)")
-    phase: int | None = option(None, "the (cardiac) phase to convert (default: the first)")
+    repetition: int | None = option(
+        None, "the repetition to convert (default: the first)", metavar="N"
+    )
+    contrast: int | None = option(
+        None, "the contrast (echo) to convert (default: the first)", metavar="N"
+    )
+    set: int | None = option(None, "the set to convert (default: the first)", metavar="N")
+    phase: int | None = option(
+        None, "the (cardiac) phase to convert (default: the first)", metavar="N"
+    )
     separate: tuple[str, ...] | None = option(
         None,
         "write one file per value of these counters (<name>_<counter><value>.h5) instead of "
