@@ -110,7 +110,7 @@ def line(data: np.ndarray, flags: Sequence[int] = (), **counters: int) -> ismrmr
     return acquisition
 
 
-Edit = Callable[[ismrmrd.Acquisition, int], None]
+Edit = Callable[[ismrmrd.Acquisition, int], ismrmrd.Acquisition]
 
 
 def write_scan(
@@ -148,7 +148,7 @@ def write_scan(
         reference: the k-space of separate calibration lines (default: ``kspace``).
         navigators: a navigator and a phase-correction line (of garbage) before each slice.
         edit_header: changes the header before it is written.
-        edit_line: changes each imaging acquisition (with its number) before it is written.
+        edit_line: returns what to write for each imaging acquisition (given with its number).
     """
     num_slices, coils, rows, columns = kspace.shape
     if mask is None:
@@ -187,7 +187,7 @@ def write_scan(
                             repetition=repetition,
                         )
                         if edit_line is not None:
-                            edit_line(acquisition, count)
+                            acquisition = edit_line(acquisition, count)
                         count += 1
                         dataset.append_acquisition(acquisition)
         if calibration == "separate":
