@@ -70,7 +70,7 @@ def convert_in_memory(path: Path, raw: h5py.File) -> h5py.File:
         f"mri-recon-ismrmrd-{os.getpid()}-{next(_names)}", "w", driver="core", backing_store=False
     )
     store_volume(converted, volume)
-    converted.attrs[SOURCE_KEY] = str(path)
+    converted.attrs[SOURCE_KEY] = str(path.resolve())
     cache = _own_cache()
     cache[_key(path)] = converted
     while len(cache) > CACHED_FILES:  # dropped, not closed: a reader may still hold it
