@@ -12,6 +12,7 @@
 - ``training``: the LightningModule (either network: ``training.networks``), CLI,
   self-describing checkpoints, per-volume metrics, callbacks (checkpointing, the non-finite guard).
 - ``models``: fastMRI's U-Net and End-to-end VarNet on this project's layers; ``data``: datasets,
-  file and value checks, masks, transforms (image and k-space), loaders, samplers, atomic I/O.
+  file and value checks, masks, transforms (image and k-space), loaders, samplers, atomic I/O,
+  and ISMRMRD raw scans converted to fastMRI's layout (``data.ismrmrd``: to a file or in memory).
 - ``nn``, ``optim``: the from-scratch layers and optimizers (they depend on torch alone).
 """
