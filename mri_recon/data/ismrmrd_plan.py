@@ -105,7 +105,6 @@ class VolumePlan:
     Attributes:
         counters: the repetition, contrast, set and phase it holds.
         name_suffix: ``""``, or ``_<counter><value>`` for each separated counter.
-        slice_numbers: the ISMRMRD slice counter of each output slice.
         image: the imaging lines.
         calibration: the calibration-only lines (for positions no imaging line fills).
         noise: the acquisition numbers of the noise measurements.
@@ -118,7 +117,6 @@ class VolumePlan:
 
     counters: dict[str, int]
     name_suffix: str
-    slice_numbers: np.ndarray
     image: Placement
     calibration: Placement
     noise: np.ndarray
@@ -213,7 +211,7 @@ def choices(options: ConversionOptions, heads: np.ndarray, image: np.ndarray) ->
         present = np.unique(counter(heads, name)[fixed]).tolist()
         separated = name in (options.separate or ())
         values[name] = [asked[name]] if name in asked else present if separated else present[:1]
-    combinations = [dict(zip(COUNTERS, values)) for values in itertools.product(*values.values())]
+    combinations = [dict(zip(COUNTERS, each)) for each in itertools.product(*values.values())]
     return [chosen for chosen in combinations if _matching(heads, image, chosen).any()]
 
 
@@ -303,7 +301,6 @@ def plan_volumes(scan: RawScan, options: ConversionOptions) -> list[VolumePlan]:
             VolumePlan(
                 counters=chosen,
                 name_suffix="".join(f"_{name}{chosen[name]}" for name in separated),
-                slice_numbers=slice_numbers,
                 image=_placement(heads, selected, slice_numbers, metadata),
                 calibration=_placement(heads, reference, slice_numbers, metadata),
                 noise=np.flatnonzero(noise),
