@@ -97,13 +97,13 @@ def _mean_by_position(positions: np.ndarray, lines: np.ndarray) -> tuple[np.ndar
     """The lines that share a position averaged (in float64): (positions, lines), each once. A
     line alone at its position is kept bit for bit."""
     order = np.argsort(positions, kind="stable")
-    positions, lines = positions[order], lines[order]
-    starts = np.flatnonzero(np.r_[True, positions[1:] != positions[:-1]])
-    counts = np.diff(np.r_[starts, len(positions)])
-    if (counts == 1).all():
+    ordered = positions[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    if len(starts) == len(positions):
         return positions, lines
-    sums = np.add.reduceat(lines.astype(np.complex128), starts, axis=0)
-    return positions[starts], (sums / counts[:, None, None]).astype(np.complex64)
+    counts = np.diff(np.r_[starts, len(positions)])
+    sums = np.add.reduceat(lines[order].astype(np.complex128), starts, axis=0)
+    return ordered[starts], (sums / counts[:, None, None]).astype(np.complex64)
 
 
 def place_lines(
@@ -114,24 +114,21 @@ def place_lines(
     Imaging lines at one position are averaged; calibration-only lines fill the positions no
     imaging line fills.
     """
-    num_slices, coils, rows, columns = plan.shape
-    flat = np.zeros((num_slices * columns, coils, rows), np.complex64)  # (slice, column) first
-    acquired = np.zeros(num_slices * columns, bool)
-
-    def position(placement: Placement) -> np.ndarray:
-        return placement.slices * columns + placement.columns
-
-    positions, lines = _mean_by_position(position(plan.image), image)
-    flat[positions, :, plan.rows] = lines
-    acquired[positions] = True
-    reference = position(plan.calibration)
-    missing = ~acquired[reference]
-    if missing.any():
-        positions, lines = _mean_by_position(reference[missing], calibration[missing])
-        flat[positions, :, plan.rows] = lines
-        acquired[positions] = True
-    kspace = flat.reshape(num_slices, columns, coils, rows).transpose(0, 2, 3, 1)
-    return np.ascontiguousarray(kspace), acquired.reshape(num_slices, columns)
+    kspace = np.zeros(plan.shape, np.complex64)
+    columns = plan.shape[-1]
+    acquired = np.zeros((plan.shape[0], columns), bool)
+    for placement, lines in ((plan.image, image), (plan.calibration, calibration)):
+        positions = placement.slices * columns + placement.columns
+        missing = ~acquired.reshape(-1)[positions]  # all, for the imaging lines
+        if not missing.all():
+            positions, lines = positions[missing], lines[missing]
+        if len(positions) == 0:
+            continue
+        positions, lines = _mean_by_position(positions, lines)
+        slices, columns_of = np.divmod(positions, columns)
+        kspace[slices, :, plan.rows, columns_of] = lines  # (lines, coils, samples)
+        acquired[slices, columns_of] = True
+    return kspace, acquired
 
 
 def num_low_frequency(mask: np.ndarray) -> int:
