@@ -119,3 +119,14 @@ def test_the_index_cache_follows_a_rewritten_raw_file(tmp_path, caplog) -> None:
         assert "(1 read, 0 cached)" in caplog.records[-1].getMessage()
     assert len(rewritten) == 3
     np.testing.assert_array_equal(rewritten[2][0], other[0])
+
+
+def test_a_single_coil_raw_scan_reads_as_singlecoil_data(tmp_path) -> None:
+    kspace = np.ascontiguousarray(simulated_kspace()[:, :1])
+    write_scan(tmp_path / "single.h5", kspace)
+    dataset = SliceDataset(tmp_path, "singlecoil")
+    slice_kspace, mask, target, attrs, _, _ = dataset[1]
+    np.testing.assert_array_equal(slice_kspace, kspace[1, 0])
+    assert mask is None and target.shape == (32, 32) and attrs["max"] > 0
+    with pytest.raises(BadFileError, match="'kspace' must be 4-D"):
+        SliceDataset(tmp_path, "multicoil")
