@@ -163,7 +163,7 @@ def read_lines(hf: h5py.File, indices: np.ndarray, heads: np.ndarray) -> list[np
         values = np.asarray(by_index[index], dtype=np.float32)
         if values.size != 2 * channels * samples:
             raise IsmrmrdError(
-                f"acquisition {index} holds {values.size // 2} samples, its header states "
+                f"acquisition {index} holds {values.size // 2} complex samples, its header states "
                 f"{channels} channels x {samples} samples"
             )
         lines.append(values.view(np.complex64).reshape(channels, samples))

@@ -225,3 +225,17 @@ def test_prewhitening_needs_noise_of_the_lines_coil_count(tmp_path: Path) -> Non
 def test_bad_options_are_named(options: dict, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         ConversionOptions(**options)
+
+
+def test_samples_that_contradict_their_header_are_named(tmp_path: Path) -> None:
+    raw = write_scan(tmp_path / "raw.h5", KSPACE)
+    with h5py.File(raw, "a") as hf:
+        record = hf["dataset/data"][3]
+        record["data"] = record["data"][:-2]  # one complex sample short
+        hf["dataset/data"][3] = record
+    with h5py.File(raw, "r") as hf, pytest.raises(IsmrmrdError) as caught:
+        list(convert(hf, ConversionOptions()))
+    assert (
+        str(caught.value)
+        == "acquisition 3 holds 255 complex samples, its header states 4 channels x 64 samples"
+    )
