@@ -44,6 +44,14 @@ def simulated_kspace(config: SimulationConfig = SMALL, index: int = 0) -> np.nda
     return volume.kspace
 
 
+def every_fourth(columns: int = 40, centre: int = 4) -> np.ndarray:
+    """Every fourth column of the acquired band and the ``centre`` middle ones."""
+    mask = np.zeros(columns, bool)
+    mask[SMALL.pad_lines : columns - SMALL.pad_lines : 4] = True
+    mask[columns // 2 - centre // 2 : columns // 2 + centre // 2] = True
+    return mask
+
+
 def header(
     kspace: np.ndarray, pad_lines: int, recon_size: int, protocol: str | None = "AXT1_raw"
 ) -> xsd.ismrmrdHeader:

@@ -17,7 +17,7 @@ from mri_recon.data.header import parse_header
 from mri_recon.data.ismrmrd import ConvertedVolume, convert
 from mri_recon.data.ismrmrd_plan import ConversionOptions
 from mri_recon.data.ismrmrd_read import read_lines, read_scan
-from tests.data.ismrmrd_scans import SMALL, geometry, simulated_kspace, write_scan
+from tests.data.ismrmrd_scans import SMALL, every_fourth, geometry, simulated_kspace, write_scan
 
 RECON = (SMALL.recon_size, SMALL.recon_size)
 
@@ -41,14 +41,6 @@ def fastmri_rss(kspace: np.ndarray) -> np.ndarray:
 def assert_bits_equal(actual: np.ndarray, expected: np.ndarray) -> None:
     assert actual.dtype == expected.dtype and actual.shape == expected.shape
     assert actual.tobytes() == expected.tobytes()
-
-
-def every_fourth(columns: int = 40, centre: int = 4) -> np.ndarray:
-    """Every fourth column of the acquired band and the ``centre`` middle ones."""
-    mask = np.zeros(columns, bool)
-    mask[SMALL.pad_lines : columns - SMALL.pad_lines : 4] = True
-    mask[columns // 2 - centre // 2 : columns // 2 + centre // 2] = True
-    return mask
 
 
 @pytest.fixture(scope="module")

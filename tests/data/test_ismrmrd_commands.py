@@ -10,8 +10,7 @@ import pytest
 
 from data_prep.convert import convert_raw_files
 from mri_recon.data.ismrmrd_plan import ConversionOptions
-from tests.data.ismrmrd_scans import simulated_kspace, write_scan
-from tests.data.test_ismrmrd import every_fourth
+from tests.data.ismrmrd_scans import every_fourth, simulated_kspace, write_scan
 from tests.recon_fixtures import error_line, read_volume, run_main
 
 pytest_plugins = ("tests.recon_fixtures",)

@@ -14,8 +14,7 @@ from mri_recon.data import SliceDataset
 from mri_recon.data.file_check import BadFileError, open_volume, read_volume_info
 from mri_recon.data.ismrmrd_memory import cached_conversion
 from mri_recon.data.ismrmrd_plan import ConversionOptions
-from tests.data.ismrmrd_scans import simulated_kspace, write_scan
-from tests.data.test_ismrmrd import every_fourth
+from tests.data.ismrmrd_scans import every_fourth, simulated_kspace, write_scan
 
 LOGGER = "mri_recon.data.slice_dataset"
 

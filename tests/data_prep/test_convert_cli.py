@@ -14,8 +14,7 @@ from data_prep.cli import main
 from mri_recon.data.fastmri_file import DATASET
 from mri_recon.data.file_check import read_volume_info
 from mri_recon.data.marks import is_ours
-from tests.data.ismrmrd_scans import simulated_kspace, write_scan
-from tests.data.test_ismrmrd import every_fourth
+from tests.data.ismrmrd_scans import every_fourth, simulated_kspace, write_scan
 
 
 @pytest.fixture(scope="module")
