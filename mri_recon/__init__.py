@@ -16,6 +16,7 @@
 - ``models``: fastMRI's U-Net and End-to-end VarNet on this project's layers, self-describing
   checkpoints, fastMRI's weights (key mapping, architecture read from the tensors); ``data``:
   datasets, file and value checks, masks, transforms (image and k-space), loaders, samplers,
-  atomic I/O and writer marks, what clinical formats need of a scan (``scan_info``).
+  atomic I/O and writer marks, what clinical formats need of a scan (``scan_info``), and ISMRMRD
+  raw scans converted to fastMRI's layout (``data.ismrmrd``: to a file or in memory).
 - ``nn``, ``optim``: the from-scratch layers and optimizers (they depend on torch alone).
 """

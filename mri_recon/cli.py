@@ -63,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         for message in NOISE:
             warnings.filterwarnings("ignore", message=message)
+        warnings.simplefilter(
+            "ignore", ResourceWarning
+        )  # for developers (python -X dev), not users
         warnings.showwarning = lambda message, *_, **__: print(
             f"mri-recon {command}: warning: {message}", file=sys.stderr
         )
@@ -72,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"mri-recon {command}: error: {one_line(error)}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:  # Ctrl-C: outputs are atomic, so nothing half-written stays
+            # Objects the interrupt cut short (a progress bar half made, a file half read) may
+            # complain as they are collected: the user asked to stop, and is told so once.
+            sys.unraisablehook = lambda unraisable: None
             print(f"mri-recon {command}: interrupted", file=sys.stderr)
             return INTERRUPTED
 

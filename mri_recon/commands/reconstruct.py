@@ -52,7 +52,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="write the zero-filled baseline instead of a model's reconstructions",
     )
-    parser.add_argument("--data-path", type=Path, required=True, help="folder of .h5 volumes")
+    parser.add_argument(
+        "--data-path",
+        type=Path,
+        required=True,
+        help="folder of .h5 volumes: fastMRI files or ISMRMRD raw scans (converted in memory)",
+    )
     parser.add_argument("--output-path", type=Path, required=True, help="folder for the outputs")
     parser.add_argument(
         "--challenge", choices=CHALLENGES, help="default: the checkpoint's, else the data's"
@@ -116,7 +121,8 @@ def reconstruct(
     """Reconstructs every volume of ``data_path`` into ``output_path``.
 
     Args:
-        data_path: folder of fastMRI ``.h5`` files (test files with a mask, or fully sampled).
+        data_path: folder of fastMRI ``.h5`` files (test files with a mask, or fully sampled) or
+            ISMRMRD raw scans (read as the fastMRI files they convert to).
         output_path: folder for the outputs; must not be inside ``data_path``.
         checkpoint: an ``mri-recon fit`` checkpoint; ``None`` writes the zero-filled baseline.
         challenge: ``singlecoil`` or ``multicoil``; by default the checkpoint's, else the data's.
