@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from mri_recon.models import VarNet
+from mri_recon.models.compiled import Compiled
 from mri_recon.precision import MIN_CALLS_TO_COMPILE, compiler_problem, resolve_compile
 from tests.helpers import fit_args, read_volume, run_cli, run_main
 
@@ -108,3 +110,26 @@ def test_compiled_kernels_go_to_mri_recons_cache_folder(tmp_path: Path) -> None:
     env["MRI_RECON_CACHE_DIR"] = str(tmp_path)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     assert result.stdout.strip() == str(tmp_path / "inductor")
+
+
+@pytest.mark.slow
+def test_widths_that_vary_from_volume_to_volume_compile_three_times_at_most() -> None:
+    """fastMRI's volumes come in several widths: the first width compiles static, the second
+    as a dynamic width; the U-Nets' padding to a multiple of 16 adds one graph for widths that
+    need none. Later widths compile nothing more."""
+    torch._dynamo.reset()
+    net = VarNet(num_cascades=1, sens_chans=4, sens_pools=2, chans=4, pools=2, conv_impl="aten",
+                 norm_impl="aten").eval()  # fmt: skip
+    call = Compiled(net)
+    graphs = []
+    for width in (24, 28, 32, 36, 48):
+        kspace = torch.randn(1, 3, 32, width, 2)
+        mask = torch.zeros(1, 1, 1, width, 1, dtype=torch.bool)
+        mask[..., ::2, :] = True
+        with torch.no_grad():
+            torch.testing.assert_close(call(kspace * mask, mask), net(kspace * mask, mask),
+                                       atol=1e-4, rtol=1e-4)  # fmt: skip
+        graphs.append(torch._dynamo.utils.counters["stats"]["unique_graphs"])
+    assert call.failure is None
+    assert graphs[2] - graphs[0] <= 2
+    assert graphs[-1] == graphs[2]  # 36 (padded) and 48 (a multiple of 16) reuse the graphs

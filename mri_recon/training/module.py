@@ -107,6 +107,7 @@ class ReconModule(pl.LightningModule):
         self.losses = {"train": LossMean(), "val": LossMean(), "test": LossMean()}
         self.compile_choice = compile
         self.calls: dict[bool, Compiled | None] = {True: None, False: None}  # by self.training
+        self.decided: set[bool] = set()
 
     def _load_pretrained(self, path: str) -> None:
         """Loads fastMRI U-Net or VarNet weights, or the network of one of this project's
@@ -142,21 +143,29 @@ class ReconModule(pl.LightningModule):
         return network_output(self.net, batch, self.calls[self.training])
 
     def _compile_for(self, training: bool, calls: int) -> None:
-        """Decides whether the network runs compiled in training (or evaluation) for ``calls``
-        calls of the run (``mri_recon.precision.resolve_compile``)."""
+        """Decides, once per run, whether the network runs compiled in training (or evaluation)
+        for the ``calls`` calls left in the run (``mri_recon.precision.resolve_compile``)."""
+        if training in self.decided:
+            return
+        self.decided.add(training)
         purpose = "train" if training else "inference"
         if resolve_compile(self.compile_choice, self.device, calls, purpose):
             self.calls[training] = Compiled(self.net)
 
-    def on_fit_start(self) -> None:
-        """Compiles for the run's training steps and its validations, as each pays."""
-        self._compile_for(True, int(self.trainer.estimated_stepping_batches))
-        epochs = max(self.trainer.max_epochs or 1, 1)
-        self._compile_for(False, int(sum(self.trainer.num_val_batches)) * epochs)
+    def on_train_start(self) -> None:
+        """Compiles for the training steps left (decided here, after a resumed run's state is
+        restored: asking for the step count earlier loads the data before the restore)."""
+        left = self.trainer.estimated_stepping_batches - self.trainer.global_step
+        self._compile_for(True, int(left))
 
     def on_validation_start(self) -> None:
-        if self.trainer.state.fn == "validate":  # a validate run of its own
-            self._compile_for(False, int(sum(self.trainer.num_val_batches)))
+        """Compiles for the validations left in the run (or this validate run's batches)."""
+        if self.trainer.sanity_checking:
+            return
+        validations = 1
+        if self.trainer.state.fn == "fit":
+            validations = max((self.trainer.max_epochs or 1) - self.trainer.current_epoch, 1)
+        self._compile_for(False, int(sum(self.trainer.num_val_batches)) * validations)
 
     def on_test_start(self) -> None:
         self._compile_for(False, int(sum(self.trainer.num_test_batches)))
