@@ -12,18 +12,27 @@ time it tries the neighbouring counts (half, double) for a few steps and keeps w
 faster, and at once when the step time jumps (fewer threads) or drops (more): the load changed. A
 probe that loses doubles the time until the next one, and one whose first step is far slower
 ends there, so on a steady machine probing costs next to nothing.
-``ThreadTuning`` runs it around Lightning's training steps on the CPU (``--threads.*``).
+``ThreadTuning`` runs it around Lightning's training steps on the CPU (``--thread_tuning.*``);
+``tune_threads`` around the step function of a loop of one's own, in one line::
+
+    train_step = tune_threads(train_step)
 """
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from collections import deque
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # A step this much slower (or faster) than at the last decision means the load changed: re-probe.
 LOAD_CHANGE = 1.5
@@ -114,6 +123,29 @@ class ThreadTuner:
             if candidate is not None:
                 self.previous = self.threads
                 self._set(candidate)
+
+
+def tune_threads(step: Callable[P, R], max_threads: int | None = None) -> Callable[P, R]:
+    """``step`` (one training step of a loop of one's own) timed on every call, with torch's
+    thread count tuned from the times by a :class:`ThreadTuner` (the returned function's
+    ``tuner``). On a shared machine this is what keeps a step from running many times slower.
+    Thread counts change torch's rounding: leave a deterministic run untuned.
+
+    Args:
+        step: called as before, with the same arguments and result.
+        max_threads: the most threads to use (default: torch's count now).
+    """
+    tuner = ThreadTuner(max_threads)
+
+    @functools.wraps(step)
+    def timed(*args: P.args, **kwargs: P.kwargs) -> R:
+        start = time.perf_counter()
+        result = step(*args, **kwargs)
+        tuner.record(time.perf_counter() - start)
+        return result
+
+    timed.tuner = tuner  # type: ignore[attr-defined]
+    return timed
 
 
 class ThreadTuning(Callback):

@@ -1,9 +1,11 @@
 """ThreadTuner keeps the thread count that runs steps fastest, and follows changes of load."""
 
+import time
+
 import pytest
 import torch
 
-from mri_recon.training.thread_tuning import ThreadTuner, ThreadTuning
+from mri_recon.training.thread_tuning import ThreadTuner, ThreadTuning, tune_threads
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +53,20 @@ def test_a_far_slower_probe_ends_after_one_step() -> None:
     tuner = ThreadTuner(max_threads=2, window=3, period=8)
     used = run(tuner, {2: 1.0, 1: 5.0}, 12)
     assert used[3:5] == [1, 2]  # the first probe: one step at one thread, not three
+
+
+def test_a_step_function_of_ones_own_is_tuned_in_one_line() -> None:
+    """A step that runs slower on two threads (as on a busy machine) settles on one."""
+    torch.set_num_threads(2)
+
+    def step(x: float, scale: float = 1.0) -> float:
+        time.sleep(0.01 if torch.get_num_threads() == 2 else 0.002)
+        return x * scale
+
+    step = tune_threads(step, max_threads=2)
+    assert [step(i, scale=2.0) for i in range(40)] == [2.0 * i for i in range(40)]
+    assert step.tuner.threads == 1 and torch.get_num_threads() == 1
+    assert step.__name__ == "step"
 
 
 def test_more_cores_probe_half_and_double() -> None:
