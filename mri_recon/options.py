@@ -119,7 +119,7 @@ def from_options(cls: type[T], args: argparse.Namespace | Mapping[str, Any], **e
 class RunOptions:
     """How a command runs a network over a data folder. Errors name the command-line option."""
 
-    batch_size: int = option(8, "slices per forward pass")
+    batch_size: int = option(8, "slices per forward pass (filled across volumes of one shape)")
     accelerator: str = option("auto", "where the network runs", choices=ACCELERATORS)
     num_workers: int = option(0, "DataLoader worker processes reading the files")
     precision: str = option(

@@ -18,8 +18,10 @@ from PIL import Image
 from data_prep.simulate import simulate_dataset
 from mri_recon.cli import main
 from mri_recon.data.unet_transform import UnetDataTransform
+from mri_recon.inference.volumes import reconstruct_volumes, slice_batches, volume_dataset
 from mri_recon.metrics import ssim
 from mri_recon.models.checkpoint import load_checkpoint
+from mri_recon.options import MaskSettings
 from tests.helpers import (
     SMALL_MULTICOIL,
     copy_folder,
@@ -348,3 +350,23 @@ def test_an_image_too_small_for_the_network_names_the_file_or_is_skipped(
     code, stdout, err = run_main(capsys, *args, "--skip-bad-files")
     assert code == 0 and "wrote 1 reconstruction" in stdout
     assert f"skipped 1 bad input file(s):\n  {small}: Unet: image" in stdout
+
+
+def test_batches_fill_up_across_volumes_and_give_the_volume_by_volume_result(
+    tiny_checkpoint: Path, small_multicoil: Path
+) -> None:
+    """Six volumes of 3 slices in batches of 4: 4, 4, 4, 4, 2 slices, each volume whole and
+    equal to its reconstruction one slice at a time."""
+    mask = MaskSettings("random", [0.08, 0.04], [4, 8])
+    dataset = volume_dataset(small_multicoil / "multicoil_train", "multicoil", mask)
+    assert [len(batch) for batch in slice_batches(dataset, 4)] == [4, 4, 4, 4, 2]
+    net = load_checkpoint(tiny_checkpoint).net
+    cpu = torch.device("cpu")
+    batched = {v.fname: v for v in reconstruct_volumes(net, dataset, cpu, 4, progress=False)}
+    single = {v.fname: v for v in reconstruct_volumes(net, dataset, cpu, 1, progress=False)}
+    assert batched.keys() == single.keys() and len(single) == 6
+    for fname, volume in single.items():
+        assert batched[fname].reconstruction.shape == (3, 32, 32)
+        np.testing.assert_allclose(batched[fname].reconstruction, volume.reconstruction,
+                                   rtol=1e-5, atol=1e-6)  # fmt: skip
+        np.testing.assert_array_equal(batched[fname].zero_filled, volume.zero_filled)

@@ -114,12 +114,12 @@ class _BadSlice:
 
 
 @dataclass
-class _FailedBatch:
-    """A batch with a bad slice: its volume, the first problem, and how many slices it held."""
+class _Batch:
+    """The readable slices of a batch, collated (``None`` when there are none), and the bad
+    ones."""
 
-    fname: str
-    problem: str
-    size: int
+    good: Any
+    bad: list[_BadSlice]
 
 
 class _SlicesOrFailures(Dataset):
@@ -139,12 +139,11 @@ class _SlicesOrFailures(Dataset):
             return _BadSlice(self.dataset.raw_samples[index].fname.name, error.problem)
 
 
-def _collate(items: list[Any]) -> Any:
-    """A batch, or a ``_FailedBatch`` when it has a bad slice (a batch is one volume's)."""
+def _collate(items: list[Any]) -> _Batch:
+    """The batch's good slices collated, its bad ones apart (each fails its own volume)."""
     bad = [item for item in items if isinstance(item, _BadSlice)]
-    if bad:
-        return _FailedBatch(bad[0].fname, bad[0].problem, len(items))
-    return default_collate(items)
+    good = [item for item in items if not isinstance(item, _BadSlice)]
+    return _Batch(default_collate(good) if good else None, bad)
 
 
 def _stack(slices: dict[int, np.ndarray]) -> np.ndarray:
@@ -208,12 +207,23 @@ def run_batch(
     return output.float().cpu()
 
 
-def volume_batches(volumes: dict[str, list[int]], batch_size: int) -> list[list[int]]:
-    """The indices of each volume (``volume_indices``) in batches of at most ``batch_size``, so
-    that volumes of different sizes, or with and without a target, never share a batch."""
+def slice_batches(dataset: SliceDataset, batch_size: int) -> list[list[int]]:
+    """The slices of ``dataset`` in batches of ``batch_size`` (the last of each group smaller).
+
+    Volumes whose samples have the same shape (k-space, target or none, stored mask or not,
+    image size) form one group, in dataset order, and a group's slices fill whole batches across
+    its volumes' ends: a compiled network sees one batch size, and a volume of 3 slices does not
+    cost a call of its own. Volumes of different shapes never share a batch.
+    """
+    sizes = dataset.sample_sizes()
+    groups: dict[tuple, list[int]] = {}
+    for path, indices in volume_indices(dataset).items():
+        layout = dataset.layouts[Path(path)]
+        shape = (layout.kspace_shape[1:], layout.target_shape is None, layout.has_mask)
+        groups.setdefault((*shape, sizes.get(Path(path))), []).extend(indices)
     return [
         indices[start : start + batch_size]
-        for indices in volumes.values()
+        for indices in groups.values()
         for start in range(0, len(indices), batch_size)
     ]
 
@@ -233,9 +243,10 @@ def reconstruct_volumes(
     Args:
         net: the trained network (eval mode is set here); ``None`` gives zero-filled only
             (``reconstruction`` is then the zero-filled image too).
-        dataset: from ``volume_dataset``; slices of a volume are consecutive.
+        dataset: from ``volume_dataset``.
         device: where the network runs.
-        batch_size: the most slices per forward pass (a batch never spans two volumes).
+        batch_size: slices per forward pass (``slice_batches``: a batch may span volumes of
+            one shape).
         num_workers: DataLoader worker processes reading and transforming slices.
         progress: show a progress bar over slices.
         precision: the network's precision, ``bf16`` or ``32`` (resolved, see
@@ -247,8 +258,7 @@ def reconstruct_volumes(
         A ``VolumeResult`` per volume, or a ``VolumeFailure`` for a volume with a bad slice
         (unreadable, or NaN or infinite values in its input or in the network's output).
     """
-    indices = volume_indices(dataset)
-    batches = volume_batches(indices, batch_size)
+    batches = slice_batches(dataset, batch_size)
     call = None
     if net is not None:
         net = inference_net(net, device)
@@ -260,28 +270,27 @@ def reconstruct_volumes(
         num_workers=num_workers,
         collate_fn=_collate,
     )
-    remaining = {Path(path).name: len(slices) for path, slices in indices.items()}
+    remaining = {Path(path).name: len(slices) for path, slices in volume_indices(dataset).items()}
     volumes: dict[str, tuple[dict[int, np.ndarray], dict[int, np.ndarray]]] = {}
     failed: dict[str, str] = {}
     with tqdm(total=len(dataset), unit="slice", disable=not progress) as bar:
         for batch in loader:
-            if isinstance(batch, _FailedBatch):  # the volume fails
-                fname, count = batch.fname, batch.size
-                failed.setdefault(fname, batch.problem)
-            else:
-                fname, count = batch.fname[0], len(batch.fname)
-                if fname not in failed:
-                    volume = volumes.setdefault(fname, ({}, {}))
-                    _collect(net, batch, device, precision, volume, failed, call)
-            remaining[fname] -= count
-            bar.update(count)
-            if remaining[fname] == 0:
-                bar.set_postfix_str(fname)
-                recon, zero_filled = volumes.pop(fname, ({}, {}))
-                if fname in failed:
-                    yield VolumeFailure(fname, failed[fname])
-                else:
-                    yield VolumeResult(fname, _stack(recon), _stack(zero_filled))
+            names = [bad.fname for bad in batch.bad]
+            for bad in batch.bad:
+                failed.setdefault(bad.fname, bad.problem)
+            if batch.good is not None:
+                names += batch.good.fname
+                _collect(net, batch.good, device, precision, volumes, failed, call)
+            bar.update(len(names))
+            for fname in dict.fromkeys(names):  # each volume of the batch, in batch order
+                remaining[fname] -= names.count(fname)
+                if remaining[fname] == 0:
+                    bar.set_postfix_str(fname)
+                    recon, zero_filled = volumes.pop(fname, ({}, {}))
+                    if fname in failed:
+                        yield VolumeFailure(fname, failed[fname])
+                    else:
+                        yield VolumeResult(fname, _stack(recon), _stack(zero_filled))
 
 
 def _collect(
@@ -289,12 +298,12 @@ def _collect(
     batch: Any,
     device: torch.device,
     precision: str,
-    volume: tuple[dict[int, np.ndarray], dict[int, np.ndarray]],
+    volumes: dict[str, tuple[dict[int, np.ndarray], dict[int, np.ndarray]]],
     failed: dict[str, str],
     call: Compiled | None = None,
 ) -> None:
-    """Adds a batch's reconstructions and zero-filled images to its volume's slices, or marks
-    the volume failed when the network's output is not finite."""
+    """Adds a batch's reconstructions and zero-filled images to their volumes' slices, and marks
+    failed the volumes of slices whose output is not finite."""
     zero_filled = batch.zero_filled()
     output = zero_filled
     if net is not None:
@@ -303,10 +312,14 @@ def _collect(
         except ValueError as error:  # e.g. an image too small for the network's pooling
             raise ValueError(f"{batch.fname[0]}: {error}") from None
     finite = torch.isfinite(output).flatten(1).all(dim=1)
-    for i, slice_num in enumerate(batch.slice_num.tolist()):
+    for i, (fname, slice_num) in enumerate(zip(batch.fname, batch.slice_num.tolist())):
+        if fname in failed:
+            continue
         if not finite[i]:
             what = "reconstruction" if net is not None else "zero-filled image"
-            failed[batch.fname[i]] = f"slice {slice_num}: the {what} holds NaN or infinite values"
-            return
-        volume[0][slice_num] = output[i].numpy()
-        volume[1][slice_num] = zero_filled[i].numpy()
+            failed[fname] = f"slice {slice_num}: the {what} holds NaN or infinite values"
+            volumes.pop(fname, None)
+            continue
+        recon, zero = volumes.setdefault(fname, ({}, {}))
+        recon[slice_num] = output[i].numpy()
+        zero[slice_num] = zero_filled[i].numpy()
