@@ -21,25 +21,37 @@ ASKED = {f"{name}_speedup_vs_fastmri" for name in ("train", "inference", "data")
     "train_gflops_achieved",
     "gemm_peak_gflops",
 }
+ASKED_OF_COMPILE = {
+    "train_speedup_compiled_vs_fastmri",
+    "inference_speedup_compiled_vs_fastmri",
+    "compile_seconds_cold",
+    "compile_seconds_cached",
+    "varnet_train_peak_gib",
+}
+
+
+def run_benchmark(report: Path, *args: str) -> tuple[dict, str]:
+    """``mri-recon benchmark ARGS --json REPORT`` in a new process: the JSON and the output."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mri_recon", "benchmark", *args, "--json", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(report.read_text()), result.stdout
 
 
 @pytest.mark.slow
 @pytest.mark.precision
 def test_quick_run_on_tiny_sizes_writes_every_figure(tmp_path: Path) -> None:
-    report = tmp_path / "bench.json"
     args = ["--quick", "--shrink", "8", "--repeats", "1", "--threads", "1", "--contention"]
-    result = subprocess.run(
-        [sys.executable, "-m", "mri_recon", "benchmark", *args, "--json", str(report)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
-    summary = json.loads(report.read_text())
+    sections = [a for name in ("train", "inference", "data", "layers") for a in ("--only", name)]
+    summary, stdout = run_benchmark(tmp_path / "bench.json", *args, *sections)
     assert set(ASKED) <= set(HEADLINES)
-    for key in HEADLINES:
+    for key in ASKED | {"gemm_fraction"}:
         assert math.isfinite(summary[key]) and summary[key] > 0, key
-        assert f"{key}: " in result.stdout
+        assert f"{key}: " in stdout
     sections = [row["section"] for row in summary["comparisons"]]
     # Scratch against aten at batch 1 and 8, in float32 and, where bf16 is fast (the hardware's
     # resolution, or MRI_RECON_FAST_BF16), in bf16 too.
@@ -55,6 +67,25 @@ def test_quick_run_on_tiny_sizes_writes_every_figure(tmp_path: Path) -> None:
             assert row["b_over_a"] == pytest.approx(row["b_s"][0] / row["a_s"][0])
     assert summary["settings"]["machine"]["torch_threads"] == 1
     assert {"cpu", "cores", "torch", "date", "fast_bf16_cpu"} <= set(summary["settings"]["machine"])
+
+
+@pytest.mark.slow
+def test_the_compiled_paths_and_the_varnet_on_tiny_sizes(tmp_path: Path) -> None:
+    """The compiled step and calls against fastMRI's, the compile seconds (the cached compile
+    in a new process is faster than the cold one), the VarNet's peak with checkpointing."""
+    args = ["--shrink", "8", "--repeats", "1", "--threads", "1", "--only", "compile"]
+    summary, stdout = run_benchmark(tmp_path / "bench.json", *args, "--only", "varnet")
+    assert ASKED_OF_COMPILE <= set(HEADLINES)
+    for key in ASKED_OF_COMPILE:
+        assert math.isfinite(summary[key]) and summary[key] > 0, key
+        assert f"{key}: " in stdout
+    assert summary["compile_seconds_cached"] < summary["compile_seconds_cold"]
+    rows = summary["comparisons"]
+    assert [row["section"] for row in rows] == ["compile"] * 3 + ["varnet"]
+    assert [row["slices_per_call"] for row in rows[1:3]] == [1, 8]
+    peaks = rows[3]["settings"]["peak_above_start_gib"]
+    assert summary["varnet_train_peak_gib"] == peaks["train-all-checkpointed"]
+    assert rows[3]["settings"]["cascades"] == 12 and rows[3]["settings"]["height"] == 80
 
 
 def test_every_unet_recipe_is_timed_once() -> None:

@@ -9,7 +9,7 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark_varnet.py"
 
 
-@pytest.mark.slow  # three processes, each importing torch
+@pytest.mark.slow  # four processes, each importing torch
 def test_a_tiny_run_prints_a_row_per_mode() -> None:
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--coils", "2", "--height", "32", "--width", "24",
@@ -19,8 +19,9 @@ def test_a_tiny_run_prints_a_row_per_mode() -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("VarNet (aten layers), 2 cascades, 2 coils, 32 x 24")
-    rows = [line.strip("|").split("|") for line in lines[-3:]]
-    assert [row[0].strip() for row in rows] == ["train", "train-checkpointed", "inference"]
+    rows = [line.strip("|").split("|") for line in lines[-4:]]
+    modes = ["train", "train-checkpointed", "train-all-checkpointed", "inference"]
+    assert [row[0].strip() for row in rows] == modes
     for row in rows:
         assert float(row[1]) > 0 and all(cell.strip().endswith("GiB") for cell in row[2:])
 

@@ -16,6 +16,7 @@ recipes differ only in their data).
 from __future__ import annotations
 
 import importlib
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -138,17 +139,22 @@ def _precision_plugin(precision: str) -> Any:
     raise ValueError(f"benchmark: precision {precision!r} is not timed (bf16-mixed or 32-true)")
 
 
-def train_step(case: TrainCase, **net_overrides: Any) -> Callable[[], None]:
-    """One training step of ``ReconModule`` with the case's settings (``net_overrides`` change
-    the network's arguments, e.g. ``conv_impl``)."""
+def train_step(case: TrainCase, compile: bool = False, **net_overrides: Any) -> Callable[[], None]:
+    """One training step of ``ReconModule`` with the case's settings, its network compiled as
+    ``--model.compile on`` compiles it or eager (``net_overrides`` change the network's
+    arguments, e.g. ``conv_impl``)."""
     from mri_recon.training.module import ReconModule
 
     torch.manual_seed(0)
     net = Unet(**{**case.net, **net_overrides})
     optimizer_cls, optimizer_args = case.optimizer
     module = ReconModule(
-        net, loss=case.loss, optimizer=partial(_load(optimizer_cls), **optimizer_args)
+        net,
+        loss=case.loss,
+        optimizer=partial(_load(optimizer_cls), **optimizer_args),
+        compile="on" if compile else "off",
     )
+    module.compile_for(training=True, calls=1)
     configured = module.configure_optimizers()
     optimizer = configured["optimizer"] if isinstance(configured, dict) else configured
     plugin = _precision_plugin(case.precision)
@@ -191,14 +197,40 @@ def train_flops(case: TrainCase) -> float:
     return float(counter.get_total_flops())
 
 
-def inference_call(case: TrainCase, batch_size: int, precision: str) -> Callable[[], object]:
-    """``reconstruct``'s network call on a batch, at a resolved ``precision``."""
+def inference_call(
+    case: TrainCase, batch_size: int, precision: str, compile: bool = False
+) -> Callable[[], object]:
+    """``reconstruct``'s network call on a batch, at a resolved ``precision``, compiled as
+    ``--compile on`` compiles it or eager."""
     from mri_recon.inference.volumes import inference_net, run_network
+    from mri_recon.models.compiled import Compiled
 
     torch.manual_seed(0)
     net = inference_net(Unet(**case.net), torch.device("cpu"))
+    call = Compiled(net) if compile else None
     image = synthetic_batch(batch_size, case.size).image
-    return lambda: run_network(net, image, torch.device("cpu"), precision)
+    return lambda: run_network(net, image, torch.device("cpu"), precision, call)
+
+
+def first_call_seconds(case: dict[str, Any], purpose: str, batch_size: int = 1) -> float:
+    """Seconds of the first call of the case's compiled training step (``purpose`` ``train``)
+    or inference call (``inference``, at ``batch_size``): compilation and one run. Meant for a
+    process of its own (``mri_recon.benchmark.isolated``), whose on-disk inductor cache is
+    empty (cold) or filled by an earlier process (cached).
+
+    Args:
+        case: the ``TrainCase``'s fields (``vars(case)``).
+    """
+    from mri_recon.precision import resolve_precision
+
+    shaped = TrainCase(**case)
+    if purpose == "train":
+        call = train_step(shaped, compile=True)
+    else:
+        call = inference_call(shaped, batch_size, resolve_precision("auto", "cpu"), compile=True)
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
 
 
 def reference_inference_call(case: TrainCase, batch_size: int) -> Callable[[], object]:

@@ -9,6 +9,14 @@ The summary's headline figures (targets in docs/benchmarks.md):
 - ``contention_slowdown``: the demo recipe's step with a competing torch job over alone.
 - ``train_gflops_achieved`` and ``gemm_peak_gflops``: the fastMRI recipes' training step in
   floating-point operations per second, and the best large square matmul in its precision.
+- ``train_speedup_compiled_vs_fastmri``, ``inference_speedup_compiled_vs_fastmri``: the same
+  training step and network call (batch of ``RunOptions.batch_size``) under ``torch.compile``.
+- ``compile_seconds_cold`` and ``compile_seconds_cached``: the first compiled training step of
+  the fastMRI recipes in a new process, with an empty inductor cache and with the cache the cold
+  run filled (what a user's second run pays).
+- ``varnet_train_peak_gib``: a VarNet training step at fastMRI knee's size (12 cascades, 15
+  coils, 640 x 368) with the cascades and the sensitivity network checkpointed, peak memory
+  above the start (on the CPU: resident set), in a process of its own.
 """
 
 from __future__ import annotations
@@ -23,12 +31,13 @@ from typing import Any
 
 import torch
 
-from mri_recon.benchmark import contention, data, steps
+from mri_recon.benchmark import contention, data, steps, varnet
+from mri_recon.benchmark.isolated import run_isolated
 from mri_recon.benchmark.timing import Comparison, alternate, gemm_peak
 from mri_recon.options import RunOptions
 from mri_recon.precision import fast_bf16, resolve_precision
 
-SECTIONS = ("train", "inference", "data", "layers", "contention")
+SECTIONS = ("train", "inference", "data", "layers", "compile", "varnet", "contention")
 TARGETS = {
     "train_speedup_vs_fastmri": (">=", 2.5),
     "inference_speedup_vs_fastmri": (">=", 3.0),
@@ -155,6 +164,76 @@ def _layers(settings: Settings, case: steps.TrainCase) -> list[Comparison]:
     return rows
 
 
+def _compile(settings: Settings, case: steps.TrainCase, summary: dict) -> list[Comparison]:
+    """The compiled training step and network calls (batch 1 and ``RunOptions.batch_size``)
+    against fastMRI's reference; into ``summary``, the first compiled step's seconds in new
+    processes, cold and cached (an inductor cache of this run's own, removed after)."""
+    precision = resolve_precision("auto", "cpu")
+    rows, figures = [], {}
+    with tempfile.TemporaryDirectory(prefix="mri-recon-inductor-") as cache:
+        env = {"TORCHINDUCTOR_CACHE_DIR": cache}
+        for when in ("cold", "cached"):
+            figures[f"compile_seconds_{when}"] = run_isolated(
+                "mri_recon.benchmark.steps.first_call_seconds", env, case=vars(case),
+                purpose="train",
+            )  # fmt: skip
+        before = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
+        try:
+            ours, ref = alternate(
+                steps.train_step(case, compile=True),
+                steps.reference_train_step(case),
+                settings.repeats,
+            )
+            label = f"{case.name}: batch {case.batch_size} of {case.size}^2, {case.precision}"
+            info = {**case.settings(), "compile": True, **figures}
+            rows.append(Comparison("compile", f"train, {label}", ours, ref, case.batch_size,
+                                   ("compiled", "fastMRI"), info))  # fmt: skip
+            for batch in sorted({1, RunOptions().batch_size}):
+                ours, ref = alternate(
+                    steps.inference_call(case, batch, precision, compile=True),
+                    steps.reference_inference_call(case, batch),
+                    settings.repeats,
+                )
+                label = f"reconstruct, {case.name}: batch {batch} of {case.size}^2, {precision}"
+                info = {**case.settings(), "batch_size": batch, "precision": precision}
+                info["compile"] = True
+                labels = ("compiled", "fastMRI")
+                rows.append(Comparison("compile", label, ours, ref, batch, labels, info))
+        finally:
+            if before is None:
+                os.environ.pop("TORCHINDUCTOR_CACHE_DIR")
+            else:
+                os.environ["TORCHINDUCTOR_CACHE_DIR"] = before
+    summary.update(figures)
+    return rows
+
+
+def _varnet(settings: Settings) -> list[Comparison]:
+    """A VarNet training step at fastMRI knee's size (divided by ``shrink``): every part
+    checkpointed (A) against none (B), each in its own process, with its peak memory."""
+    size = {**varnet.FASTMRI_KNEE, "steps": max(1, settings.repeats // 3)}
+    size["height"] //= settings.shrink
+    size["width"] //= settings.shrink
+    results = {
+        mode: run_isolated("mri_recon.benchmark.varnet.measure", mode=mode, **size)
+        for mode in ("train-all-checkpointed", "train")
+    }
+    checkpointed, plain = results["train-all-checkpointed"], results["train"]
+    info = {
+        **size,
+        "peak_above_start_gib": {m: r["above_mib"] / 1024 for m, r in results.items()},
+        "peak_rss_gib": {m: r["peak_mib"] / 1024 for m, r in results.items()},
+    }
+    label = (
+        f"VarNet {size['cascades']} cascades, {size['coils']} coils, "
+        f"{size['height']} x {size['width']}, train step"
+    )
+    labels = ("all checkpointed", "no checkpointing")
+    return [Comparison("varnet", label, [checkpointed["seconds"]], [plain["seconds"]], 1,
+                       labels, info)]  # fmt: skip
+
+
 def _contention(settings: Settings, case: steps.TrainCase) -> list[Comparison]:
     """The demo recipe's step alone (A) and with a competitor (B); then, in a full run, the same
     without thread tuning (the cause) and with the other layers (scratch for aten, or aten)."""
@@ -189,6 +268,8 @@ def run_suite(settings: Settings, progress: Any = print) -> tuple[list[Compariso
         "inference": lambda: _inference(settings, cases),
         "data": lambda: _data(settings),
         "layers": lambda: _layers(settings, fastmri_case),
+        "compile": lambda: _compile(settings, fastmri_case, summary),
+        "varnet": lambda: _varnet(settings),
         "contention": lambda: _contention(settings, demo_case),
     }
     for name in settings.sections:
@@ -212,6 +293,14 @@ def run_suite(settings: Settings, progress: Any = print) -> tuple[list[Compariso
     if "inference" in by_section:
         inference = (r for r in rows if r.section == "inference" and FASTMRI_RECIPE in r.case)
         summary["inference_speedup_vs_fastmri"] = next(inference).ratio
+    if "compile" in by_section:
+        compiled = [r for r in rows if r.section == "compile"]
+        summary["train_speedup_compiled_vs_fastmri"] = compiled[0].ratio
+        summary["inference_speedup_compiled_vs_fastmri"] = compiled[-1].ratio
+    if "varnet" in by_section:
+        peaks = by_section["varnet"].settings["peak_above_start_gib"]
+        summary["varnet_train_peak_gib"] = peaks["train-all-checkpointed"]
+        summary["varnet_train_peak_gib_without_checkpointing"] = peaks["train"]
     if "data" in by_section:
         summary["data_speedup_vs_fastmri"] = min(r.ratio for r in rows if r.section == "data")
     if "contention" in by_section:

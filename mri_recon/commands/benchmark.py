@@ -1,7 +1,9 @@
 """``mri-recon benchmark``: the product's own paths against the fastMRI reference, side by side.
 
 Training steps as ``ReconModule`` runs them for each bundled recipe, ``reconstruct``'s network
-call, the data loader on fastMRI-sized multicoil files, scratch against aten layers, and (with
+call, the data loader on fastMRI-sized multicoil files, scratch against aten layers, the
+training step and network call under ``torch.compile`` (with its cold and cached compile time),
+the VarNet's training step at fastMRI's size with its peak memory, and (with
 ``--contention``) the demo recipe's step with a competing torch job the command starts itself.
 Each pair is timed alternately, call by call, in one process; the table gives medians per slice
 and the median of the per-pair ratios, ``--json PATH`` everything (``mri_recon.benchmark.suite``).
@@ -16,8 +18,8 @@ if TYPE_CHECKING:
     from mri_recon.benchmark.timing import Comparison
 
 BENCHMARK = "benchmark"  # the kind of output (mark) of --json
-SECTIONS = ("train", "inference", "data", "layers", "contention")
-DEFAULT_SECTIONS = ("train", "inference", "data", "layers")
+SECTIONS = ("train", "inference", "data", "layers", "compile", "varnet", "contention")
+DEFAULT_SECTIONS = ("train", "inference", "data", "layers", "compile", "varnet")
 HEADLINES = (
     "train_speedup_vs_fastmri",
     "inference_speedup_vs_fastmri",
@@ -26,6 +28,11 @@ HEADLINES = (
     "train_gflops_achieved",
     "gemm_peak_gflops",
     "gemm_fraction",
+    "train_speedup_compiled_vs_fastmri",
+    "inference_speedup_compiled_vs_fastmri",
+    "compile_seconds_cold",
+    "compile_seconds_cached",
+    "varnet_train_peak_gib",
 )
 
 
@@ -35,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "benchmark",
         help="time training, inference and data loading against the fastMRI reference",
         description="Time the product's training step (per bundled recipe), reconstruct's "
-        "network call and the data loader against fastMRI's, alternating call by call.",
+        "network call and the data loader against fastMRI's, alternating call by call; the "
+        "same compiled (cold and cached compile seconds); the VarNet's step and peak memory.",
     )
     parser.add_argument("--quick", action="store_true", help="3 repeats, half-size networks")
     parser.add_argument("--repeats", type=int, help="timed calls per side (default 5, quick 3)")

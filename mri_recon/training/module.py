@@ -142,7 +142,7 @@ class ReconModule(pl.LightningModule):
         images for the U-Net, the data's scale for the VarNet (compiled where decided)."""
         return network_output(self.net, batch, self.calls[self.training])
 
-    def _compile_for(self, training: bool, calls: int) -> None:
+    def compile_for(self, training: bool, calls: int) -> None:
         """Decides, once per run, whether the network runs compiled in training (or evaluation)
         for the ``calls`` calls left in the run (``mri_recon.precision.resolve_compile``)."""
         if training in self.decided:
@@ -156,7 +156,7 @@ class ReconModule(pl.LightningModule):
         """Compiles for the training steps left (decided here, after a resumed run's state is
         restored: asking for the step count earlier loads the data before the restore)."""
         left = self.trainer.estimated_stepping_batches - self.trainer.global_step
-        self._compile_for(True, int(left))
+        self.compile_for(True, int(left))
 
     def on_validation_start(self) -> None:
         """Compiles for the validations left in the run (or this validate run's batches)."""
@@ -165,10 +165,10 @@ class ReconModule(pl.LightningModule):
         validations = 1
         if self.trainer.state.fn == "fit":
             validations = max((self.trainer.max_epochs or 1) - self.trainer.current_epoch, 1)
-        self._compile_for(False, int(sum(self.trainer.num_val_batches)) * validations)
+        self.compile_for(False, int(sum(self.trainer.num_val_batches)) * validations)
 
     def on_test_start(self) -> None:
-        self._compile_for(False, int(sum(self.trainer.num_test_batches)))
+        self.compile_for(False, int(sum(self.trainer.num_test_batches)))
 
     def _loss(self, output: Tensor, batch: Sample) -> Tensor:
         if self.ssim_loss is None:
