@@ -1,6 +1,6 @@
 """The fixtures every test folder shares: small simulated fastMRI datasets (built once per
 session), a tiny trained checkpoint, one torch thread for the tests that ask for it, and one
-inductor cache for the session's compilations (not the user's)."""
+inductor cache and mri-recon cache folder for the session (not the user's)."""
 
 import os
 from dataclasses import replace
@@ -52,7 +52,9 @@ def one_thread():
 
 @pytest.fixture(scope="session", autouse=True)
 def inductor_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """torch.compile's kernels of this session (and its subprocesses), compiled once each."""
+    """torch.compile's kernels of this session (and its subprocesses), compiled once each, and
+    mri-recon's cache folder (slice indexes) in the session's tmp, not the user's home."""
+    os.environ["MRI_RECON_CACHE_DIR"] = str(tmp_path_factory.mktemp("mri_recon_cache"))
     folder = tmp_path_factory.mktemp("inductor")
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder)
     return folder
