@@ -6,6 +6,8 @@ VarNet, with masks seeded per file; test files keep their stored mask), the netw
 un-normalised (``unnormalize``: the U-Net's ``* std + mean``, the VarNet's as it is) and the
 slices are stacked back into volumes. The zero-filled baseline comes along for free: the
 un-normalised, unclipped U-Net input, or the coil combination of the VarNet's masked k-space.
+The compressed-sensing baseline (``CompressedSensing``) runs through the same loop in place of a
+network, on VarNet samples (the masked k-space), with the same masks.
 The network runs in the run's precision (``mri_recon.precision``), on torch's kernels whichever
 layers it was trained with (``inference_net``); its output is float32 either way.
 
@@ -29,22 +31,28 @@ from mri_recon.data.file_check import BadFileError
 from mri_recon.data.masks import check_mask_widths, create_mask
 from mri_recon.data.slice_dataset import SliceDataset
 from mri_recon.data.unet_transform import CLAMP, UnetSample
+from mri_recon.data.varnet_transform import VarNetDataTransform
 from mri_recon.data.volume_sampler import volume_indices
+from mri_recon.inference.compressed_sensing import CompressedSensing
 from mri_recon.models.registry import network_output, sample_transform, unusable_files
 from mri_recon.nn.impl import set_impl
 from mri_recon.options import MaskSettings
 from mri_recon.precision import inference_autocast
 
+Method = nn.Module | CompressedSensing  # what the volume loop runs: a network or the CS baseline
+
 
 def inference_transform(
-    challenge: str, mask: MaskSettings | None, net: nn.Module | None = None
+    challenge: str, mask: MaskSettings | None, net: Method | None = None
 ) -> Any:
-    """Pre-processing for inference with ``net`` (U-Net samples for ``None``): masks seeded per
-    file as validation does (``None``: the k-space as stored), no clipping (the U-Net's input is
-    clipped separately)."""
+    """Pre-processing for inference with ``net`` (U-Net samples for ``None``, VarNet samples for
+    the CS baseline): masks seeded per file as validation does (``None``: the k-space as stored),
+    no clipping (the U-Net's input is clipped separately)."""
     mask_func = None
     if mask is not None:
         mask_func = create_mask(mask.mask_type, mask.center_fractions, mask.accelerations)
+    if isinstance(net, CompressedSensing):
+        return VarNetDataTransform(challenge, mask_func=mask_func, use_seed=True)
     return sample_transform(net, challenge, mask_func, use_seed=True, clamp=None)
 
 
@@ -54,7 +62,7 @@ def volume_dataset(
     mask: MaskSettings | None,
     files: Iterable[str] | None = None,
     skip_bad_files: bool = False,
-    net: nn.Module | None = None,
+    net: Method | None = None,
 ) -> SliceDataset:
     """The slices of ``data_path`` (only ``files``, by name, when given), pre-processed for
     inference (``inference_transform``), with the mask settings checked against each k-space
@@ -67,7 +75,7 @@ def volume_dataset(
         files: the names of the files to keep; all by default.
         skip_bad_files: leave out (with a warning, listed in ``skipped_files``) the files that
             fail the file check instead of raising ``BadFileError``.
-        net: the network the samples are for (``None``: U-Net samples).
+        net: the network (or CS baseline) the samples are for (``None``: U-Net samples).
     """
     transform = inference_transform(challenge, mask, net)
     dataset = SliceDataset(data_path, challenge, transform=transform, skip_bad_files=skip_bad_files)
@@ -78,7 +86,7 @@ def volume_dataset(
     if mask is not None:
         widths = dataset.unmasked_widths()
         check_mask_widths(mask.mask_type, mask.center_fractions, mask.accelerations, widths)
-    if net is not None:
+    if isinstance(net, nn.Module):
         dataset.leave_out(unusable_files(net, dataset))
     return dataset
 
@@ -204,7 +212,7 @@ def volume_batches(volumes: dict[str, list[int]], batch_size: int) -> list[list[
 
 
 def reconstruct_volumes(
-    net: nn.Module | None,
+    net: Method | None,
     dataset: SliceDataset,
     device: torch.device,
     batch_size: int = 8,
@@ -215,8 +223,8 @@ def reconstruct_volumes(
     """Yields each volume of ``dataset`` as soon as its last slice is done.
 
     Args:
-        net: the trained network (eval mode is set here); ``None`` gives zero-filled only
-            (``reconstruction`` is then the zero-filled image too).
+        net: the trained network (eval mode is set here) or the CS baseline; ``None`` gives
+            zero-filled only (``reconstruction`` is then the zero-filled image too).
         dataset: from ``volume_dataset``; slices of a volume are consecutive.
         device: where the network runs.
         batch_size: the most slices per forward pass (a batch never spans two volumes).
@@ -229,7 +237,7 @@ def reconstruct_volumes(
         A ``VolumeResult`` per volume, or a ``VolumeFailure`` for a volume with a bad slice
         (unreadable, or NaN or infinite values in its input or in the network's output).
     """
-    if net is not None:
+    if isinstance(net, nn.Module):
         net = inference_net(net, device)
     indices = volume_indices(dataset)
     loader = DataLoader(
@@ -263,7 +271,7 @@ def reconstruct_volumes(
 
 
 def _collect(
-    net: nn.Module | None,
+    net: Method | None,
     batch: Any,
     device: torch.device,
     precision: str,
@@ -274,7 +282,9 @@ def _collect(
     the volume failed when the network's output is not finite."""
     zero_filled = batch.zero_filled()
     output = zero_filled
-    if net is not None:
+    if isinstance(net, CompressedSensing):
+        output = net(batch)
+    elif net is not None:
         try:
             output = run_batch(net, batch, device, precision)
         except ValueError as error:  # e.g. an image too small for the network's pooling
