@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from mri_recon.data.fastmri_format import STANDARD_CENTER_FRACTIONS
 from mri_recon.data.masks import MASK_TYPES
-from mri_recon.precision import PRECISIONS
+from mri_recon.precision import COMPILE_CHOICES, PRECISIONS
 
 ACCELERATORS = ("auto", "cpu", "gpu")
 BASELINES = ("zero-filled", "cs")  # the classical methods, beside the networks
@@ -137,6 +137,14 @@ class RunOptions:
         "bf16 where the hardware computes it fast (AVX-512 BF16 or AMX CPUs, Ampere+ GPUs)",
         choices=PRECISIONS,
     )
+    compile: str = option(
+        "auto",
+        "run the network through torch.compile: on, off, or auto (where a C++ compiler (or, on a "
+        "GPU, triton) is found and the run has at least 1,000 batches to win a first compilation "
+        "back; later runs of the same network compile from the cache in seconds). A failed "
+        "compilation warns and runs eagerly",
+        choices=COMPILE_CHOICES,
+    )
     skip_bad_files: bool = option(
         False,
         "go on past unreadable or malformed files and volumes with NaN or infinite values: they "
@@ -152,6 +160,8 @@ class RunOptions:
             raise ValueError(f"num-workers must be >= 0, got {self.num_workers}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.compile not in COMPILE_CHOICES:
+            raise ValueError(f"compile must be one of {COMPILE_CHOICES}, got {self.compile!r}")
 
 
 @dataclass(frozen=True)

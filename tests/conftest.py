@@ -1,6 +1,8 @@
 """The fixtures every test folder shares: small simulated fastMRI datasets (built once per
-session), a tiny trained checkpoint, and one torch thread for the tests that ask for it."""
+session), a tiny trained checkpoint, one torch thread for the tests that ask for it, and one
+inductor cache for the session's compilations (not the user's)."""
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,3 +48,11 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def inductor_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """torch.compile's kernels of this session (and its subprocesses), compiled once each."""
+    folder = tmp_path_factory.mktemp("inductor")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder)
+    return folder

@@ -142,7 +142,14 @@ class PreparedRun:
         net = self.method(method)
         batch_size, workers = self.options.batch_size, self.options.num_workers
         return reconstruct_volumes(
-            net, dataset, self.device, batch_size, workers, progress, self.precision
+            net,
+            dataset,
+            self.device,
+            batch_size,
+            workers,
+            progress,
+            self.precision,
+            self.options.compile,
         )
 
 

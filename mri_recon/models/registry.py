@@ -7,6 +7,7 @@ an image in the data's scale; its samples are ``VarNetSample``s. Both sample typ
 the checkpoints and the volume loop treat the two alike through the functions here.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +100,20 @@ def sample_transform(
     return transform_class(challenge, mask_func=mask_func, use_seed=use_seed, clamp=clamp)
 
 
-def network_output(net: nn.Module, batch: Any) -> Tensor:
+def network_output(net: nn.Module, batch: Any, call: Callable[..., Tensor] | None = None) -> Tensor:
     """``net``'s reconstruction of a batch, (batch, H, W), in the scale of ``batch.target``:
     normalised for U-Net samples, the data's for VarNet samples (cropped to the target size).
+
+    Args:
+        net: the network.
+        batch: U-Net or VarNet samples, batched.
+        call: what runs ``net`` (``mri_recon.models.compiled.Compiled``); ``net`` itself by
+            default.
 
     Raises:
         ValueError: the batch holds samples for the other kind of network.
     """
+    call = call or net
     varnet = isinstance(net, VarNet)
     if varnet != isinstance(batch, VarNetSample):
         given = type(batch).__name__
@@ -115,5 +123,5 @@ def network_output(net: nn.Module, batch: Any) -> Tensor:
             "transform of mri_recon.models.registry.sample_transform)"
         )
     if varnet:
-        return batch.crop(net(batch.masked_kspace, batch.mask, batch.num_low_frequencies))
-    return net(batch.image.unsqueeze(1)).squeeze(1)
+        return batch.crop(call(batch.masked_kspace, batch.mask, batch.num_low_frequencies))
+    return call(batch.image.unsqueeze(1)).squeeze(1)
