@@ -87,6 +87,8 @@ def volume_dataset(
     if mask is not None:
         widths = dataset.unmasked_widths()
         check_mask_widths(mask.mask_type, mask.center_fractions, mask.accelerations, widths)
+        if isinstance(net, CompressedSensing):
+            net.check_masks(mask, widths)
     if isinstance(net, nn.Module):
         dataset.leave_out(unusable_files(net, dataset))
     return dataset
@@ -305,12 +307,14 @@ def _collect(
     the volume failed when the network's output is not finite."""
     zero_filled = batch.zero_filled()
     output = zero_filled
-    if isinstance(net, CompressedSensing):
-        output = net(batch)
-    elif net is not None:
+    if net is not None:
         try:
-            output = run_batch(net, batch, device, precision, call)
-        except ValueError as error:  # e.g. an image too small for the network's pooling
+            if isinstance(net, CompressedSensing):
+                output = net(batch)
+            else:
+                output = run_batch(net, batch, device, precision, call)
+        except ValueError as error:  # e.g. an image too small for the network's pooling, or
+            # a stored mask with too few centre lines for ESPIRiT
             raise ValueError(f"{batch.fname[0]}: {error}") from None
     finite = torch.isfinite(output).flatten(1).all(dim=1)
     for i, slice_num in enumerate(batch.slice_num.tolist()):
