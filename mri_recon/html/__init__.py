@@ -30,7 +30,7 @@ __all__ = ["Viewer", "ViewerLimits", "html_path", "render_report", "write_html_r
 TEMPLATE = "report.html.j2"
 PACKAGES = ("mri-recon", "torch", "pytorch-lightning", "fastmri", "sigpy", "numpy", "jinja2")
 COLORS = ("#7f7f7f", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
-PLOT = {"width": 340, "height": 220, "left": 56, "right": 12, "top": 14, "bottom": 36}
+PLOT = {"width": 340, "height": 220, "left": 56, "right": 12, "top": 24, "bottom": 36}
 
 
 def html_path(report_path: str | Path) -> Path:
@@ -47,6 +47,21 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return found
+
+
+def nice_ticks(low: float, high: float, most: int = 6) -> tuple[list[float], int]:
+    """Round axis ticks (steps of 1, 2 or 5 times a power of ten), at most ``most`` of them,
+    from at or below ``low`` to at or above ``high``, and the decimals that print them."""
+    if high <= low:  # one value: it goes in the middle
+        pad = abs(low) * 0.05 or 0.5
+        low, high = low - pad, high + pad
+    power = 10.0 ** math.floor(math.log10((high - low) / most))
+    for step in (m * power * 10**k for k in range(3) for m in (1, 2, 5)):
+        first, last = math.floor(low / step), math.ceil(high / step)
+        if last - first + 1 <= most:
+            break
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    return [round(i * step, decimals) for i in range(first, last + 1)], decimals
 
 
 def _plots(report: Report, summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -67,9 +82,8 @@ def _plots(report: Report, summary: dict[str, Any]) -> list[dict[str, Any]]:
     for metric in ("ssim", "psnr"):
         means = [g[m][f"{metric}_mean"] for g in summary.values() for m in report.methods]
         finite = [v for v in means if math.isfinite(v)]
-        bottom, top = (min(finite), max(finite)) if finite else (0.0, 1.0)
-        pad = (top - bottom) * 0.1 or abs(top) * 0.1 or 1.0
-        bottom, top = bottom - pad, top + pad
+        ticks, decimals = nice_ticks(*((min(finite), max(finite)) if finite else (0.0, 1.0)))
+        bottom, top = ticks[0], ticks[-1]
 
         def y_of(v: float, bottom: float = bottom, top: float = top) -> float:
             return y0 - (v - bottom) / (top - bottom) * (y0 - y1)
@@ -91,7 +105,6 @@ def _plots(report: Report, summary: dict[str, Any]) -> list[dict[str, Any]]:
                     ],
                 }
             )
-        ticks = [bottom + (top - bottom) * i / 4 for i in range(5)]
         plots.append(
             {
                 "metric": metric.upper(),
@@ -99,7 +112,7 @@ def _plots(report: Report, summary: dict[str, Any]) -> list[dict[str, Any]]:
                 "height": height,
                 "axes": {"x0": x0, "x1": x1, "y0": y0, "y1": y1},
                 "xticks": [{"x": x_of(a), "text": f"{a}x"} for a in accelerations],
-                "yticks": [{"y": y_of(v), "text": format_metric(v, metric)} for v in ticks],
+                "yticks": [{"y": y_of(v), "text": f"{v:.{decimals}f}"} for v in ticks],
                 "lines": lines,
             }
         )
