@@ -7,6 +7,7 @@ mean.
 """
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
@@ -22,6 +23,9 @@ from mri_recon.data.finite import is_finite
 from mri_recon.data.folder import list_volume_files
 from mri_recon.metrics import volume_metrics
 from mri_recon.report import Report, VolumeScores
+
+if TYPE_CHECKING:
+    from mri_recon.html import Viewer
 
 UNKNOWN_ACQUISITION = "unknown"
 PREDICTION = "prediction"  # the one method of a folder evaluation
@@ -96,8 +100,11 @@ def _check_values(name: str, volume: np.ndarray) -> None:
         raise VolumeProblem(f"{name} holds NaN or infinite values")
 
 
-def _evaluate_volume(target: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
-    """Crops target and prediction as ``fastmri.evaluate`` does and computes the metrics."""
+def _evaluate_volume(
+    target: np.ndarray, prediction: np.ndarray
+) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """Crops target and prediction as ``fastmri.evaluate`` does and computes the metrics;
+    returns them with the cropped target and prediction."""
     _check_values("target", target)
     _check_values("prediction", prediction)
     if target.ndim != 3:
@@ -120,7 +127,7 @@ def _evaluate_volume(target: np.ndarray, prediction: np.ndarray) -> dict[str, fl
         )
     prediction = square_crop(prediction, side)
     try:
-        return volume_metrics(target, prediction)
+        return volume_metrics(target, prediction), target, prediction
     except ValueError as err:
         raise VolumeProblem(str(err)) from err
 
@@ -130,6 +137,7 @@ def evaluate_folders(
     predictions_path: str | Path,
     challenge: str | None = None,
     acquisition: str | None = None,
+    viewer: "Viewer | None" = None,
 ) -> Report:
     """NMSE, PSNR and SSIM of every reconstruction against its fastMRI target.
 
@@ -148,6 +156,7 @@ def evaluate_folders(
         challenge: ``singlecoil`` (target ``reconstruction_esc``) or ``multicoil``
             (``reconstruction_rss``); ``None`` infers it per file from the keys present.
         acquisition: evaluate only files whose ``acquisition`` attribute equals this.
+        viewer: collects each scored volume's slices (cropped as scored) for the HTML report.
 
     Returns:
         The report (method ``prediction``): per-volume metrics, summary per acquisition and
@@ -175,7 +184,7 @@ def evaluate_folders(
                     continue
                 target = hf[_target_key(hf, challenge)][()]
             prediction = _read_prediction(predictions_path / fname)
-            metrics = _evaluate_volume(target, prediction)
+            metrics, target, prediction = _evaluate_volume(target, prediction)
         except VolumeProblem as problem:
             report.failures.append(f"{fname}: {problem}")
             continue
@@ -183,4 +192,6 @@ def evaluate_folders(
             report.failures.append(f"{fname}: cannot read target {target_file} ({err})")
             continue
         report.add(VolumeScores(fname, volume_acquisition, {PREDICTION: metrics}))
+        if viewer is not None:
+            viewer.add(fname, None, {PREDICTION: prediction}, target)
     return report

@@ -5,12 +5,19 @@ One windowing rule for every image of a reconstruction (``white_level``, ``grey`
 the 99.5th percentile of the reference (the target where there is one, else the images shown) is
 white, brighter pixels clipped; error maps use the same scale, times a gain their labels state.
 
+The HTML report's slice viewer shows the same panels as the comparison figures
+(``comparison_panels``: the images on the target's scale, the error maps times the gain),
+downsampled by a whole factor where an image is large (``downsample``) and embedded as PNG data
+URIs (``png_data_uri``).
+
 Both writers check their input first, then render the whole figure in memory and write it with
 ``save_png``: atomically (a reader never sees a half-written PNG, and a failure leaves no file
 behind) and marked as mri-recon's (``mri_recon.data.marks``). Images are 8-bit greyscale; the
 layout constants below fix where every tile and panel lies.
 """
 
+import base64
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -207,21 +214,61 @@ def _render_row(
     height, width = images[0].shape
     scale = max(1, math.ceil(MIN_PANEL_WIDTH / width))
     panel_w, panel_h = width * scale, height * scale
-    white = white_level(images[-errors - 1])  # the target's
-    gains = [1.0] * (len(images) - errors) + [error_gain] * errors
+    target = images[-errors - 1]
+    greys = comparison_panels(images[: -errors - 1], target, images[-errors:], error_gain)
     panels = len(images)
     row = Image.new(
         "L", (panels * panel_w + (panels - 1) * GAP, TITLE_HEIGHT + LABEL_HEIGHT + panel_h), 0
     )
     draw = ImageDraw.Draw(row)
     _draw_text(draw, title, 0, 0, row.width, TITLE_HEIGHT, font)
-    for column, (image, gain, label) in enumerate(zip(images, gains, labels)):
+    for column, (pixels, label) in enumerate(zip(greys, labels)):
         left = column * (panel_w + GAP)
         _draw_text(draw, label, left, TITLE_HEIGHT, panel_w, LABEL_HEIGHT, font)
-        panel = Image.fromarray(grey(image * gain, white))
+        panel = Image.fromarray(pixels)
         panel = panel.resize((panel_w, panel_h), Image.Resampling.NEAREST)
         row.paste(panel, (left, TITLE_HEIGHT + LABEL_HEIGHT))
     return row
+
+
+def comparison_panels(
+    images: Sequence[np.ndarray],
+    target: np.ndarray,
+    errors: Sequence[np.ndarray],
+    error_gain: float = 5.0,
+    white: float | None = None,
+) -> list[np.ndarray]:
+    """The 8-bit panels of one comparison: ``images``, then ``target``, then each error map
+    times ``error_gain``, all on the target's grey scale (the one windowing rule).
+
+    Args:
+        images: magnitude images shown beside the target (zero-filled, reconstructions).
+        target: the reference, whose ``white_level`` is white.
+        errors: error maps, e.g. ``|reconstruction - target|``, on the same scale.
+        error_gain: factor applied to the error maps.
+        white: the white level to use (default: ``white_level(target)``), for panels
+            downsampled after the level was taken at full resolution.
+    """
+    white = white_level(target) if white is None else white
+    shown = [grey(image, white) for image in [*images, target]]
+    return shown + [grey(error * error_gain, white) for error in errors]
+
+
+def downsample(image: np.ndarray, factor: int) -> np.ndarray:
+    """``image`` (H, W) averaged over ``factor`` x ``factor`` blocks (edges that do not fill
+    a block are dropped); the image itself for ``factor`` 1."""
+    if factor <= 1:
+        return np.asarray(image)
+    height, width = (n // factor * factor for n in image.shape)
+    blocks = np.asarray(image[:height, :width], np.float64)
+    return blocks.reshape(height // factor, factor, width // factor, factor).mean(axis=(1, 3))
+
+
+def png_data_uri(pixels: np.ndarray) -> str:
+    """An 8-bit greyscale image as a ``data:image/png;base64,...`` URI (for the HTML report)."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(pixels, np.uint8)).save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def white_level(reference: np.ndarray) -> float:

@@ -11,6 +11,7 @@ Light on purpose: ``mri-recon --help`` imports this module without torch.
 """
 
 import argparse
+import math
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,14 @@ from mri_recon.data.masks import MASK_TYPES
 from mri_recon.precision import COMPILE_CHOICES, PRECISIONS
 
 ACCELERATORS = ("auto", "cpu", "gpu")
+BASELINES = ("zero-filled", "cs")  # the classical methods, beside the networks
+CS_REGULARIZERS = ("wavelet", "tv")  # L1 of Daubechies-4 wavelet coefficients; total variation
+CS_SENSITIVITIES = ("jsense", "espirit")  # how multicoil sensitivity maps are estimated
+# Tuned on the demo dataset's validation split (docs/benchmarks.md, "The compressed-sensing
+# baseline"): the k-space is scaled so that the zero-filled image peaks at 1, so the weight does
+# not depend on the data's scale.
+CS_WEIGHT = 1e-3
+CS_ITERATIONS = 100
 T = TypeVar("T")
 # The help of the options the commands that run a checkpoint share.
 CONFIG_HELP = (
@@ -219,4 +228,58 @@ class MaskOptions:
             mask_type=self.mask_type or recorded.get("mask_type", "random"),
             center_fractions=[float(f) for f in center_fractions],
             accelerations=[int(a) for a in accelerations],
+        )
+
+
+@dataclass(frozen=True)
+class CsOptions:
+    """The compressed-sensing baseline (``mri_recon.inference.compressed_sensing``): SigPy's
+    regularised least squares on the undersampled k-space, with sensitivity maps estimated from
+    the k-space centre for multicoil data. Errors name the command-line option."""
+
+    cs_regularizer: str = option(
+        "wavelet",
+        "the CS regulariser: wavelet (L1 norm of Daubechies-4 wavelet coefficients) or tv "
+        "(total variation)",
+        choices=CS_REGULARIZERS,
+    )
+    cs_weight: float = option(
+        CS_WEIGHT,
+        "the CS regularisation weight, for k-space scaled so that the zero-filled image peaks "
+        "at 1 (tuned on the demo's validation split, docs/benchmarks.md)",
+    )
+    cs_iterations: int = option(CS_ITERATIONS, "iterations of the CS solver per slice")
+    cs_sensitivities: str = option(
+        "jsense",
+        "how CS estimates multicoil sensitivity maps from the k-space centre: jsense (joint "
+        "estimation, robust to few centre lines) or espirit (ESPIRiT on the fully sampled "
+        "centre lines)",
+        choices=CS_SENSITIVITIES,
+    )
+
+    def __post_init__(self) -> None:
+        if self.cs_regularizer not in CS_REGULARIZERS:
+            raise ValueError(
+                f"cs-regularizer must be one of {CS_REGULARIZERS}, got {self.cs_regularizer!r}"
+            )
+        if not (isinstance(self.cs_weight, int | float) and math.isfinite(self.cs_weight)):
+            raise ValueError(f"cs-weight must be a positive number, got {self.cs_weight!r}")
+        if self.cs_weight <= 0:
+            raise ValueError(f"cs-weight must be a positive number, got {self.cs_weight!r}")
+        if isinstance(self.cs_iterations, bool) or not isinstance(self.cs_iterations, int):
+            raise ValueError(f"cs-iterations must be an integer, got {self.cs_iterations!r}")
+        if self.cs_iterations < 1:
+            raise ValueError(f"cs-iterations must be >= 1, got {self.cs_iterations}")
+        if self.cs_sensitivities not in CS_SENSITIVITIES:
+            raise ValueError(
+                f"cs-sensitivities must be one of {CS_SENSITIVITIES}, got {self.cs_sensitivities!r}"
+            )
+
+    def describe(self) -> str:
+        """One line for reports: ``SigPy L1-wavelet, weight 0.001, 100 iterations, JSENSE maps``."""
+        regularizer = {"wavelet": "L1-wavelet", "tv": "total variation"}[self.cs_regularizer]
+        maps = {"jsense": "JSENSE", "espirit": "ESPIRiT"}[self.cs_sensitivities]
+        return (
+            f"SigPy {regularizer}, weight {self.cs_weight:g}, {self.cs_iterations} iterations, "
+            f"{maps} sensitivity maps (multicoil)"
         )

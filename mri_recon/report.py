@@ -2,13 +2,14 @@
 a fixed-width table and saved as JSON or CSV.
 
 Both evaluations fill a ``Report``: ``evaluate`` on folders (one method, ``prediction``, grouped
-by acquisition plus ``all``, as ``fastmri.evaluate`` summarises) and the model-versus-zero-filled
-comparison of ``evaluate --checkpoint`` and the demo (methods ``zero-filled`` and the network,
-grouped by acceleration). Numbers are shown with one rule (``FORMATS``).
+by acquisition plus ``all``, as ``fastmri.evaluate`` summarises) and the comparison of baselines
+and networks of ``evaluate --checkpoint`` and the demo (methods ``zero-filled``, ``CS`` when it
+runs, and the networks, grouped by acceleration). Numbers are shown with one rule (``FORMATS``).
 
-Its writers (``write_json``, ``write_csv``, ``write_text``) are the one way any command writes a
-table or a record: atomically, as strict JSON, and marked as mri-recon's (``mri_recon.data.marks``),
-so a rerun replaces its own files and never another program's.
+Its writers (``write_json``, ``write_csv``, ``write_text``, ``write_html``) are the one way any
+command writes a table or a record: atomically, as strict JSON, and marked as mri-recon's
+(``mri_recon.data.marks``), so a rerun replaces its own files and never another program's; the
+HTML report (``mri_recon.html``) is rendered from a ``Report`` and written by ``write_html``.
 """
 
 import csv
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from mri_recon.data.io import atomic_path, check_output
-from mri_recon.data.marks import MARK_KEY, writer_mark
+from mri_recon.data.marks import HTML_DOCTYPE, MARK_KEY, writer_mark
 
 METRICS = ("nmse", "psnr", "ssim")
 FORMATS = {"nmse": ".4f", "psnr": ".2f", "ssim": ".4f"}
@@ -290,6 +291,15 @@ def write_text(path: str | Path, text: str, kind: str, overwrite: bool = False) 
     comment (``# mri-recon 0.1.0 (study)``); see ``write_json`` for ``overwrite``."""
     with atomic_path(path, kind, overwrite=overwrite) as tmp:
         tmp.write_text(f"# {writer_mark(kind)}\n{text}", encoding="utf-8")
+    return Path(path)
+
+
+def write_html(path: str | Path, body: str, kind: str, overwrite: bool = False) -> Path:
+    """Writes an HTML document atomically: ``<!DOCTYPE html>``, then mri-recon's mark of
+    ``kind`` as a comment on the second line, then ``body`` (from ``<html>`` on); see
+    ``write_json`` for ``overwrite``."""
+    with atomic_path(path, kind, overwrite=overwrite) as tmp:
+        tmp.write_text(f"{HTML_DOCTYPE}\n<!-- {writer_mark(kind)} -->\n{body}", encoding="utf-8")
     return Path(path)
 
 

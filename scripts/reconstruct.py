@@ -4,7 +4,8 @@ Writes one fastMRI submission file (``reconstruction``, float32) per volume; see
 ``python scripts/reconstruct.py --help``.
 
     python scripts/reconstruct.py --checkpoint CKPT --data-path DIR --output-path OUT
-    python scripts/reconstruct.py --zero-filled --data-path DIR --output-path OUT --accelerations 4
+    python scripts/reconstruct.py --baseline zero-filled --data-path DIR --output-path OUT \
+        --accelerations 4
 """
 
 import sys

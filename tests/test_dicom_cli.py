@@ -67,7 +67,7 @@ def test_reconstruct_writes_a_series_per_volume_and_resumes(
 
 def test_zero_filled_anonymized_series(clinical_test: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
-    code, _, err = reconstruct(capsys, clinical_test, out, "--zero-filled", "--dicom",
+    code, _, err = reconstruct(capsys, clinical_test, out, "--baseline", "zero-filled", "--dicom",
                                "--anonymize")  # fmt: skip
     assert code == 0, err
     images, _ = read_series(sorted(out.glob("*_dicom"))[0])

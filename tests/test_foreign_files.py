@@ -61,8 +61,8 @@ def test_reconstruct_never_takes_a_users_preview_for_its_own(
     small_multicoil: Path, tmp_path: Path, capsys
 ) -> None:
     out = tmp_path / "out"
-    args = ("reconstruct", "--zero-filled", "--data-path", small_multicoil / "multicoil_test",
-            "--output-path", out)  # fmt: skip
+    args = ("reconstruct", "--baseline", "zero-filled", "--data-path",
+            small_multicoil / "multicoil_test", "--output-path", out)  # fmt: skip
     assert run_main(capsys, *args)[0] == 0
     first = sorted(out.glob("*.h5"))[0]
     notes = first.with_suffix(".png")

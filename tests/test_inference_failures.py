@@ -148,8 +148,8 @@ def test_header_recon_size_zero_is_named_before_the_work(
         pattern = r"(<reconSpace><matrixSize><x>)\d+"
         hf.create_dataset("ismrmrd_header", data=re.sub(pattern, r"\g<1>0", xml).encode())
     code, stdout, err = run_main(
-        capsys, "reconstruct", "--zero-filled", "--accelerations", "4", "--data-path", val_copy,
-        "--output-path", tmp_path / "out",
+        capsys, "reconstruct", "--baseline", "zero-filled", "--accelerations", "4",
+        "--data-path", val_copy, "--output-path", tmp_path / "out",
     )  # fmt: skip
     assert code == 2 and stdout == ""
     assert f"{first}: ismrmrd_header encoding/reconSpace/matrixSize is 0 x" in error_line(
@@ -162,8 +162,9 @@ def test_mask_settings_are_checked_against_the_width_before_the_work(
 ) -> None:
     # 32 columns: round(32 * 0.06) = 2 centre lines, and 2 x 16 = 32 (fastmri divides by zero)
     code, stdout, err = run_main(
-        capsys, "reconstruct", "--zero-filled", "--data-path", small_multicoil / "multicoil_val",
-        "--output-path", tmp_path / "out", "--mask-type", "equispaced_fraction",
+        capsys, "reconstruct", "--baseline", "zero-filled",
+        "--data-path", small_multicoil / "multicoil_val", "--output-path", tmp_path / "out",
+        "--mask-type", "equispaced_fraction",
         "--accelerations", "16", "--center-fractions", "0.06",
     )  # fmt: skip
     assert code == 2 and stdout == "" and not (tmp_path / "out").exists()
@@ -186,7 +187,7 @@ def test_an_unwritable_report_is_refused_before_the_work(
 
 def zero_filled(data: Path, out: Path) -> tuple[str | Path, ...]:
     """``reconstruct`` of the zero-filled baseline at 4x from ``data`` into ``out``."""
-    return ("reconstruct", "--zero-filled", "--accelerations", "4", "--data-path", data,
+    return ("reconstruct", "--baseline", "zero-filled", "--accelerations", "4", "--data-path", data,
             "--output-path", out)  # fmt: skip
 
 

@@ -90,6 +90,7 @@ def test_every_precision_the_command_line_offers_resolves(bf16_hardware) -> None
     for has in (True, False):
         bf16_hardware(has)
         for choice in precision.PRECISIONS:
-            args = parser.parse_args(["reconstruct", "--zero-filled", "--data-path", "d",
-                                      "--output-path", "o", "--precision", choice])  # fmt: skip
+            args = parser.parse_args(["reconstruct", "--baseline", "zero-filled",
+                                      "--data-path", "d", "--output-path", "o",
+                                      "--precision", choice])  # fmt: skip
             assert resolve_precision(args.precision, "cpu") in ("bf16", "32"), choice

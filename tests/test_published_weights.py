@@ -116,7 +116,8 @@ def test_what_a_state_dict_cannot_say_is_asked_for(
          "config: no_such_recipe is neither a file nor a bundled recipe"),
         (test, ("--checkpoint", tiny_checkpoint, "--config", "demo"),
          f"config: checkpoint {tiny_checkpoint} is mri-recon's and records its own settings"),
-        (test, ("--zero-filled", "--config", "demo"), "config: a recipe goes with --checkpoint"),
+        (test, ("--baseline", "zero-filled", "--config", "demo"),
+         "config: a recipe goes with --checkpoint"),
         (test, ("--checkpoint", foreign), f"checkpoint {foreign}: not an mri-recon checkpoint "
          "(no 'mri_recon' section), nor fastMRI's U-Net or VarNet weights"),
     ]  # fmt: skip

@@ -171,7 +171,7 @@ def test_zero_filled_baseline_matches_fastmri(
 ) -> None:
     data, out = small_multicoil / f"multicoil_{split}", tmp_path / "out"
     mask_args = ("--accelerations", "4") if split == "val" else ()
-    code, stdout, _ = reconstruct(capsys, data, out, "--zero-filled", *mask_args)
+    code, stdout, _ = reconstruct(capsys, data, out, "--baseline", "zero-filled", *mask_args)
     assert code == 0 and "wrote 2 reconstructions" in stdout
     mask_func = RandomMaskFunc([0.08], [4]) if split == "val" else None
     for name in names(data):
@@ -183,7 +183,7 @@ def test_zero_filled_needs_mask_settings_for_fully_sampled_files(
     small_multicoil: Path, tmp_path: Path, capsys
 ) -> None:
     data, out = small_multicoil / "multicoil_val", tmp_path / "out"
-    code, stdout, err = reconstruct(capsys, data, out, "--zero-filled")
+    code, stdout, err = reconstruct(capsys, data, out, "--baseline", "zero-filled")
     line = error_line(err, "reconstruct")
     assert code == 2 and stdout == ""
     assert str(data / names(data)[0]) in line and "--accelerations" in line
@@ -300,7 +300,9 @@ def test_wrong_challenge_is_a_one_line_error(
 def test_missing_or_empty_data_folder_is_a_one_line_error(tmp_path: Path, capsys) -> None:
     (tmp_path / "empty").mkdir()
     for data, problem in [("missing", "does not exist"), ("empty", "holds no .h5 files")]:
-        code, stdout, err = reconstruct(capsys, tmp_path / data, tmp_path / "out", "--zero-filled")
+        code, stdout, err = reconstruct(
+            capsys, tmp_path / data, tmp_path / "out", "--baseline", "zero-filled"
+        )
         line = error_line(err, "reconstruct")
         assert code == 2 and stdout == ""
         assert f"error: data-path: data folder {tmp_path / data} " in line and problem in line
@@ -323,7 +325,7 @@ def test_output_inside_the_data_folder_is_refused(
 @pytest.mark.slow
 def test_script_runs_the_command(small_multicoil: Path, tmp_path: Path) -> None:
     data, out = small_multicoil / "multicoil_test", tmp_path / "out"
-    command = [sys.executable, str(SCRIPT), "--zero-filled", "--data-path", str(data)]
+    command = [sys.executable, str(SCRIPT), "--baseline", "zero-filled", "--data-path", str(data)]
     result = subprocess.run(
         [*command, "--output-path", str(out)], capture_output=True, text=True, timeout=120
     )

@@ -4,12 +4,14 @@
 2. train the bundled ``demo`` recipe, or ``varnet_demo`` with ``--model varnet`` (resuming from
    ``checkpoints/last.ckpt`` when a run was cut short; a finished run is reused),
 3. reconstruct the test split with the best checkpoint into fastMRI submission files, and score
-   the network and the zero-filled input against the held-out truth per acceleration:
-   ``report.json`` and one comparison figure per test volume (and with ``--dicom`` a DICOM
+   the network, the zero-filled input and the compressed-sensing baseline (``--no-cs``: not;
+   about 2 minutes on 2 CPU cores) against the held-out truth per acceleration: ``report.json``,
+   ``report.html`` (the self-contained report with a slice viewer; ``--no-html``: not) and one
+   comparison figure per test volume (and with ``--dicom`` a DICOM
    series per test volume beside its reconstruction, ``reconstructions/<name>_dicom/``). The
    VarNet demo also scores the
    U-Net demo's best checkpoint when that demo has run, so the table and figures show
-   zero-filled, U-Net and VarNet side by side.
+   zero-filled, CS, U-Net and VarNet side by side.
 
 Everything goes under ``--output-dir`` (the VarNet's training, reconstructions, report and figures
 under ``--output-dir/varnet``; the dataset is shared). This command may call ``data_prep`` (see
@@ -23,12 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mri_recon.html import Viewer
     from mri_recon.inference.volumes import VolumeResult
     from mri_recon.report import Report
 
 CHALLENGE = "multicoil"
 # per --model: the recipe it trains and the folder under --output-dir its run writes to
 RUNS = {"unet": ("demo", "."), "varnet": ("varnet_demo", "varnet")}
+RECIPE_OF = {"U-Net": "demo", "VarNet": "varnet_demo"}  # the recipe each network's demo trains
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,12 +65,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also write each test volume's reconstruction as a DICOM series, "
         "reconstructions/<name>_dicom/",
     )
+    parser.add_argument(
+        "--cs",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="score the compressed-sensing baseline (SigPy, its default settings) beside "
+        "zero-filled and the network(s): about 2 minutes for the test split on 2 CPU cores "
+        "(default: on)",
+    )
+    parser.add_argument(
+        "--html",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write report.html beside report.json: the self-contained HTML report with a "
+        "slice viewer (default: on)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Runs the demo and prints its table; exit status 1 when a test volume failed."""
-    result = run_demo(args.output_dir, overwrite=args.overwrite, model=args.model, dicom=args.dicom)
+    result = run_demo(
+        args.output_dir,
+        overwrite=args.overwrite,
+        model=args.model,
+        dicom=args.dicom,
+        cs=args.cs,
+        html=args.html,
+    )
     print(summary_text(result))
     return 1 if result.report.failures else 0
 
@@ -80,6 +106,7 @@ class DemoResult:
     report_path: Path
     figures: Path
     report: "Report"
+    html_path: Path | None = None
 
 
 def train(
@@ -150,24 +177,30 @@ def check_outputs(
     check_owned(reconstructions, RECONSTRUCTION, "output-dir")
     if dicom:
         check_owned([series_folder(path) for path in reconstructions], DICOM, "output-dir")
-    check_owned([run_dir / "report.json"], REPORT, "output-dir")
+    check_owned([run_dir / "report.json", run_dir / "report.html"], REPORT, "output-dir")
     if overwrite:
         check_owned((run_dir / "checkpoints").glob("*.ckpt"), CHECKPOINT, "output-dir")
 
 
 def score_test_split(
-    data: Path, checkpoints: Sequence[Path], output_dir: Path, dicom: bool = False
+    data: Path,
+    checkpoints: Sequence[Path],
+    output_dir: Path,
+    dicom: bool = False,
+    cs: bool = True,
+    viewer: "Viewer | None" = None,
 ) -> "Report":
     """Reconstructs the test split with the last of ``checkpoints`` into ``reconstructions/``
-    (with ``dicom``, also as DICOM series) and scores each checkpoint's network and the
-    zero-filled input against the held-out truth, with a figure per volume in ``figures/``."""
+    (with ``dicom``, also as DICOM series) and scores each checkpoint's network, the
+    zero-filled input and (with ``cs``) the compressed-sensing baseline against the held-out
+    truth, with a figure per volume in ``figures/`` (and its slices in ``viewer``)."""
     from data_prep.simulate import TRUTH_SPLIT
     from mri_recon.data.fastmri_format import split_dir
     from mri_recon.data.file_check import open_volume
     from mri_recon.dicom import SeriesLabel
     from mri_recon.inference.comparison import (
         Truth,
-        compare_with_zero_filled,
+        compare_methods,
         comparison_report,
         read_target,
     )
@@ -178,7 +211,15 @@ def score_test_split(
     runs = [prepare_run(test, checkpoint) for checkpoint in checkpoints]  # test files: own masks
     names = [run.checkpoint.net_name for run in runs]
     info = {f"checkpoint {name}": str(run.checkpoint.path) for name, run in zip(names, runs)}
-    report = comparison_report(names, **info)
+    info |= {
+        "recipe": ", ".join(f"{name}: {RECIPE_OF.get(name, '?')}" for name in names),
+        "data path": str(test),
+        "truth": str(truth_dir),
+        "masks": "stored in the test files (4x and 8x alternately)",
+    }
+    compressed_sensing = runs[-1].compressed_sensing() if cs else None
+    methods = [compressed_sensing.name] if compressed_sensing is not None else []
+    report = comparison_report([*methods, *names], **info)
     submissions = SubmissionSummary(output_dir / "reconstructions")
     label = SeriesLabel(names[-1], runs[-1].checkpoint.path) if dicom else None
 
@@ -192,8 +233,14 @@ def score_test_split(
             return Truth(target, acquisition, int(hf.attrs["acceleration"]))
 
     volumes = {name: run.volumes(run.dataset(), progress=False) for name, run in zip(names, runs)}
-    compare_with_zero_filled(volumes, truth, report, output_dir / "figures", each=save)
+    if compressed_sensing is not None:
+        cs_dataset = runs[-1].dataset(method=compressed_sensing)
+        cs_volumes = runs[-1].volumes(cs_dataset, progress=False, method=compressed_sensing)
+        volumes = {compressed_sensing.name: cs_volumes} | volumes
+    compare_methods(volumes, truth, report, output_dir / "figures", save, viewer)
     print(submissions, flush=True)
+    if compressed_sensing is not None:
+        report.info[compressed_sensing.name] = compressed_sensing.describe()
     return report
 
 
@@ -204,6 +251,8 @@ def run_demo(
     fit_overrides: Sequence[str] = (),
     model: str = "unet",
     dicom: bool = False,
+    cs: bool = True,
+    html: bool = True,
 ) -> DemoResult:
     """Runs the three steps; ``overwrite`` rebuilds the data and retrains from scratch.
 
@@ -215,6 +264,8 @@ def run_demo(
         fit_overrides: extra ``mri-recon fit`` arguments (tests shrink the training with them).
         model: ``unet`` or ``varnet``, the network to train (``RUNS``).
         dicom: also write each test volume's reconstruction as a DICOM series.
+        cs: score the compressed-sensing baseline too.
+        html: write ``report.html`` beside ``report.json``.
     """
     from data_prep.demo import DEMO_CONFIG, build_demo_dataset
     from mri_recon.report import write_report
@@ -238,10 +289,19 @@ def run_demo(
         + " and ".join(str(path) for path in checkpoints),
         flush=True,
     )
-    report = score_test_split(data, checkpoints, run_dir, dicom)
+    viewer = None
+    if html:
+        from mri_recon.html import Viewer, write_html_report
+
+        viewer = Viewer()
+    report = score_test_split(data, checkpoints, run_dir, dicom, cs, viewer)
     report_path = write_report(report, run_dir / "report.json", overwrite=True)
+    html_path = None
+    if viewer is not None:
+        title = "mri-recon demo: test split (held-out volumes)"
+        html_path = write_html_report(report, run_dir / "report.html", viewer, True, title)
     reconstructions, figures = run_dir / "reconstructions", run_dir / "figures"
-    return DemoResult(checkpoint, reconstructions, report_path, figures, report)
+    return DemoResult(checkpoint, reconstructions, report_path, figures, report, html_path)
 
 
 def summary_text(result: DemoResult) -> str:
@@ -257,6 +317,8 @@ def summary_text(result: DemoResult) -> str:
             f"checkpoint:       {result.checkpoint}",
             f"reconstructions:  {result.reconstructions}",
             f"report:           {result.report_path}",
+            *([f"HTML report:      {result.html_path}"] if result.html_path else []),
             f"figures:          {result.figures}",
+            *(f"{key}: {value}" for key, value in result.report.info.items() if key == "CS"),
         ]
     )

@@ -3,18 +3,22 @@
 - Folders (``--target-path``, ``--predictions-path``): every reconstruction against its target,
   number for number as ``fastmri.evaluate`` (``mri_recon.evaluation``).
 - A checkpoint (``--checkpoint``, ``--data-path``): fully sampled volumes undersampled at each
-  acceleration, reconstructed in memory and scored against the zero-filled baseline
-  (``mri_recon.inference.comparison``), with a figure per volume on request and, with
+  acceleration, reconstructed in memory and scored beside the baselines, zero-filled and, with
+  ``--baselines cs``, compressed sensing (``mri_recon.inference.comparison``), with a figure per
+  volume on request and, with
   ``--dicom DIR``, the network's reconstruction as a DICOM series per volume and acceleration,
   ``DIR/<name>_<acceleration>x_dicom/``. ``--checkpoint`` also takes fastMRI's published weights,
   with ``--config RECIPE`` for their challenge and masks.
 
-Both print (and write) the report of what they scored, failures listed by name. The exit status
+Both print (and write) the report of what they scored, failures listed by name; with
+``--output DIR/report.json`` (or ``.csv``) they also write ``DIR/report.html`` (``--no-html``:
+not), the self-contained HTML report with a slice viewer (``mri_recon.html``). The exit status
 is 1 when a volume failed (missing, unreadable, mis-shaped, NaN or infinite values), unless
 ``--skip-bad-files``, and whenever no volume was scored at all.
 """
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +26,9 @@ from typing import TYPE_CHECKING
 from mri_recon.data.fastmri_format import CHALLENGES
 from mri_recon.options import (
     ANONYMIZE_HELP,
+    BASELINES,
     CONFIG_HELP,
+    CsOptions,
     MaskOptions,
     RunOptions,
     add_options,
@@ -30,6 +36,8 @@ from mri_recon.options import (
 )
 
 if TYPE_CHECKING:
+    from mri_recon.html import Viewer
+    from mri_recon.inference.preparation import PreparedRun
     from mri_recon.inference.volumes import VolumeResult
     from mri_recon.report import Report
 
@@ -43,7 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="score reconstructions (or a checkpoint) with fastMRI's NMSE / PSNR / SSIM",
         description="Either compare a predictions folder with a targets folder (--target-path, "
         "--predictions-path), or reconstruct fully sampled data in memory with a checkpoint and "
-        "compare it with the zero-filled baseline (--checkpoint, --data-path).",
+        "compare it with the baselines, zero-filled and compressed sensing (--checkpoint, "
+        "--data-path, --baselines).",
     )
     parser.add_argument("--target-path", type=Path, help="folder of target .h5 files")
     parser.add_argument("--predictions-path", type=Path, help="folder of reconstructions")
@@ -60,7 +69,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", metavar="RECIPE", help=CONFIG_HELP)
     add_options(parser, MaskOptions)
     add_options(parser, RunOptions)
+    parser.add_argument(
+        "--baselines",
+        nargs="+",
+        choices=BASELINES,
+        default=["zero-filled"],
+        metavar="BASELINE",
+        help="with --checkpoint: the classical methods scored beside the network, zero-filled "
+        "(always: it is every method's input) and cs (compressed sensing with SigPy, a few "
+        "seconds per slice on a CPU; see --cs-*) (default: zero-filled)",
+    )
+    add_options(parser, CsOptions)
     parser.add_argument("--output", type=Path, help="write the report here (.json or .csv)")
+    parser.add_argument(
+        "--html",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="write the HTML report (summary, sortable per-volume table, plot, slice viewer; "
+        "one self-contained file) beside --output's report, as <stem>.html (default: on "
+        "with --output)",
+    )
     parser.add_argument(
         "--overwrite",
         action="store_true",
@@ -81,7 +109,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``evaluate`` from parsed arguments: prints the table, writes ``--output``."""
-    from mri_recon.report import check_report_path, format_report, write_report
+    from mri_recon.report import REPORT, check_report_path, format_report, write_report
 
     folders = args.target_path is not None or args.predictions_path is not None
     if folders == (args.checkpoint is not None):
@@ -93,17 +121,35 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{name}: goes with --checkpoint, not with folders of predictions")
     if args.anonymize and args.dicom is None:
         raise ValueError("anonymize: applies to the DICOM series; add --dicom DIR")
+    cs = from_options(CsOptions, args)
+    if folders and args.baselines != ["zero-filled"]:
+        raise ValueError("baselines: go with --checkpoint, not with folders of predictions")
+    if "cs" not in args.baselines and cs != CsOptions():
+        raise ValueError("cs options: go with --baselines cs")
+    if args.html and args.output is None:
+        raise ValueError("html: the HTML report goes beside --output's report; give --output")
+    inputs = (args.target_path, args.predictions_path, args.data_path)
+    html = None
     if args.output is not None:
-        inputs = (args.target_path, args.predictions_path, args.data_path)
         check_report_path(args.output, args.overwrite, inputs)
+        if args.html is not False:
+            from mri_recon.data.io import check_output
+            from mri_recon.html import html_path
+
+            html = check_output(html_path(args.output), "output", REPORT, args.overwrite, inputs)
+    viewer = _viewer() if html is not None else None
     if folders:
         from mri_recon.evaluation import evaluate_folders
 
         if args.target_path is None or args.predictions_path is None:
             raise ValueError("--target-path and --predictions-path go together")
         report = evaluate_folders(
-            args.target_path, args.predictions_path, args.challenge, args.acquisition
+            args.target_path, args.predictions_path, args.challenge, args.acquisition, viewer
         )
+        report.info |= {
+            "target path": str(args.target_path),
+            "predictions path": str(args.predictions_path),
+        }
     else:
         if args.data_path is None:
             raise ValueError("--checkpoint needs --data-path")
@@ -118,6 +164,9 @@ def run(args: argparse.Namespace) -> int:
             recipe=args.config,
             dicom=args.dicom,
             anonymize=args.anonymize,
+            baselines=args.baselines,
+            cs=cs,
+            viewer=viewer,
         )
     print(format_report(report, volumes=folders))
     if args.dicom is not None:
@@ -125,7 +174,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {count} DICOM series to {args.dicom} (<name>_<acceleration>x_dicom/)")
     if args.output is not None:
         print(f"wrote {write_report(report, args.output, overwrite=args.overwrite)}")
+    if html is not None:
+        from mri_recon.html import write_html_report
+
+        print(f"wrote {write_html_report(report, html, viewer, overwrite=args.overwrite)}")
     return 1 if not report.volumes or (report.failures and not args.skip_bad_files) else 0
+
+
+def _viewer() -> "Viewer":
+    from mri_recon.html import Viewer
+
+    return Viewer()
 
 
 def dicom_path(folder: Path, fname: str, acceleration: int) -> Path:
@@ -157,9 +216,13 @@ def evaluate_checkpoint(
     recipe: str | None = None,
     dicom: str | Path | None = None,
     anonymize: bool = False,
+    baselines: Sequence[str] = ("zero-filled",),
+    cs: CsOptions | None = None,
+    viewer: "Viewer | None" = None,
 ) -> "Report":
-    """Scores a checkpoint against the zero-filled baseline on the fully sampled volumes of
-    ``data_path``, at each acceleration.
+    """Scores a checkpoint beside the baselines (zero-filled, and compressed sensing when
+    ``baselines`` has ``cs``) on the fully sampled volumes of ``data_path``, at each
+    acceleration.
 
     Args:
         checkpoint: an ``mri-recon fit`` checkpoint, or fastMRI's published weights.
@@ -174,13 +237,16 @@ def evaluate_checkpoint(
         dicom: folder for the network's reconstruction of each volume at each acceleration as
             a DICOM series (``dicom_path``), one per volume scored (the report's ``dicom``).
         anonymize: leave the identifying fields out of the series.
+        baselines: ``zero-filled`` (always scored) and ``cs``.
+        cs: the CS baseline's settings (default: ``CsOptions()``).
+        viewer: collects every volume's slices for the HTML report.
     """
     from mri_recon.data.io import check_output, check_output_folder
     from mri_recon.dicom import DICOM, SeriesLabel, check_dicom_source, save_dicom_series
     from mri_recon.figures import FIGURE
     from mri_recon.inference.comparison import (
         Truth,
-        compare_with_zero_filled,
+        compare_methods,
         comparison_report,
         figure_path,
         read_target,
@@ -194,10 +260,16 @@ def evaluate_checkpoint(
         figures = check_output_folder(figures, "figures", inputs=[data_path])
     if dicom is not None:
         dicom = check_output_folder(dicom, "dicom", inputs=[data_path])
+    unknown = sorted(set(baselines) - set(BASELINES))
+    if unknown:
+        raise ValueError(f"baselines: {unknown} are not among {list(BASELINES)}")
     run = prepare_run(data_path, checkpoint, challenge, mask, options, recipe)
     if run.mask is None:
         raise ValueError(f"accelerations: the checkpoint records none; {run.mask_advice}")
-    report = comparison_report([run.checkpoint.net_name], checkpoint=str(checkpoint))
+    compressed_sensing = run.compressed_sensing(cs) if "cs" in baselines else None
+    methods = [compressed_sensing.name] if compressed_sensing is not None else []
+    report = comparison_report([*methods, run.checkpoint.net_name], checkpoint=str(checkpoint))
+    report.info |= run_info(run, recipe)
     scored = [file.name for file in run.files if _has_target(file, run.challenge)]
     report.problems += [
         f"{file.name}: no target (test file?); it was not scored"
@@ -214,6 +286,8 @@ def evaluate_checkpoint(
             check_output(dicom_path(dicom, fname, acceleration), "dicom", DICOM, overwrite)
     dataset = run.dataset(scored)  # the files are checked once, for every acceleration
     report.failures += dataset.skipped_files
+    kept = sorted({sample.fname.name for sample in dataset.raw_samples})
+    cs_dataset = run.dataset(kept, method=compressed_sensing) if compressed_sensing else None
     label = SeriesLabel(run.checkpoint.net_name, Path(checkpoint), anonymize)
     if dicom is not None:
         report.info["dicom"] = str(dicom)
@@ -222,6 +296,8 @@ def evaluate_checkpoint(
     for acceleration, fraction in zip(run.mask.accelerations, run.mask.center_fractions):
         one = MaskSettings(run.mask.mask_type, [fraction], [acceleration])
         dataset.transform = inference_transform(run.challenge, one, run.checkpoint.net)
+        if cs_dataset is not None:
+            cs_dataset.transform = inference_transform(run.challenge, one, compressed_sensing)
 
         def truth(fname: str, acceleration: int = acceleration) -> Truth:
             target, acquisition = read_target(run.data_path / fname, run.challenge)
@@ -235,6 +311,28 @@ def evaluate_checkpoint(
             save_dicom_series(volume.reconstruction, path, source, series, overwrite=True)
 
         volumes = {run.checkpoint.net_name: run.volumes(dataset, progress)}
-        compare_with_zero_filled(volumes, truth, report, figures, save if dicom else None)
+        if compressed_sensing is not None:
+            cs_volumes = run.volumes(cs_dataset, progress, compressed_sensing)
+            volumes = {compressed_sensing.name: cs_volumes} | volumes
+
+        def each(method: str, volume: "VolumeResult") -> None:
+            if dicom is not None and method == run.checkpoint.net_name:
+                save(method, volume)
+
+        compare_methods(volumes, truth, report, figures, each, viewer)
     report.failures = list(dict.fromkeys(report.failures))  # a volume fails at each acceleration
+    if compressed_sensing is not None:
+        report.info[compressed_sensing.name] = compressed_sensing.describe()
     return report
+
+
+def run_info(run: "PreparedRun", recipe: str | None) -> dict[str, str]:
+    """What a comparison's report records of its run: the data, the masks, the recipe."""
+    info = {"data path": str(run.data_path), "challenge": run.challenge}
+    if run.mask is not None:
+        pairs = zip(run.mask.accelerations, run.mask.center_fractions)
+        masks = ", ".join(f"{a}x with {f:g} centre" for a, f in pairs)
+        info["masks"] = f"{run.mask.mask_type}: {masks}, seeded per file"
+    if recipe is not None:
+        info["recipe"] = recipe
+    return info

@@ -8,6 +8,10 @@ interrupted run resumes; a file in the way that mri-recon did not write stops th
 work, untouched. A volume with NaN or infinite values (in its input or in the network's output)
 gets no output: it is listed as failed and the exit status is 1, unless ``--skip-bad-files``.
 
+Instead of a network, ``--baseline`` writes a classical reconstruction: ``zero-filled`` (the
+inverse FFT of the undersampled k-space, coil-combined) or ``cs`` (compressed sensing with SigPy,
+``mri_recon.inference.compressed_sensing``; ``--cs-*`` options, its time per slice printed).
+
 ``--checkpoint`` also takes fastMRI's published weights (a U-Net or VarNet state dict, or a
 fastMRI Lightning checkpoint): the network is read from the tensors and ``--config RECIPE`` gives
 the challenge and masks they were trained with. ``--dicom`` adds one DICOM series per volume,
@@ -21,7 +25,9 @@ from typing import TYPE_CHECKING
 from mri_recon.data.fastmri_format import CHALLENGES
 from mri_recon.options import (
     ANONYMIZE_HELP,
+    BASELINES,
     CONFIG_HELP,
+    CsOptions,
     MaskOptions,
     RunOptions,
     add_options,
@@ -38,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "reconstruct",
         help="write one fastMRI submission file per volume",
         description="Reconstruct every volume of a data folder with a trained checkpoint "
-        "(or the zero-filled baseline) into fastMRI's submission format.",
+        "(or a baseline: zero-filled, or compressed sensing) into fastMRI's submission format.",
     )
     method = parser.add_mutually_exclusive_group(required=True)
     method.add_argument(
@@ -48,9 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "weights (a state dict or fastMRI Lightning checkpoint; give --config for their settings)",
     )
     method.add_argument(
-        "--zero-filled",
-        action="store_true",
-        help="write the zero-filled baseline instead of a model's reconstructions",
+        "--baseline",
+        choices=BASELINES,
+        help="write a baseline instead of a model's reconstructions: zero-filled (the "
+        "undersampled k-space's inverse FFT, coil-combined) or cs (compressed sensing with "
+        "SigPy: sensitivity maps from the k-space centre, L1-wavelet or total variation; see "
+        "--cs-*)",
     )
     parser.add_argument(
         "--data-path",
@@ -65,6 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", metavar="RECIPE", help=CONFIG_HELP)
     add_options(parser, MaskOptions)
     add_options(parser, RunOptions)
+    add_options(parser, CsOptions)
     parser.add_argument(
         "--overwrite",
         action="store_true",
@@ -85,6 +95,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``reconstruct`` from parsed arguments and prints what it wrote."""
+    cs = from_options(CsOptions, args)
+    if args.baseline != "cs" and cs != CsOptions():
+        raise ValueError("cs options: go with --baseline cs")
     summary = reconstruct(
         args.data_path,
         args.output_path,
@@ -98,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
         dicom=args.dicom,
         anonymize=args.anonymize,
         recipe=args.config,
+        baseline=args.baseline,
+        cs=cs,
     )
     print(summary)
     return 1 if summary.failed and not args.skip_bad_files else 0
@@ -117,6 +132,8 @@ def reconstruct(
     dicom: bool = False,
     anonymize: bool = False,
     recipe: str | None = None,
+    baseline: str | None = None,
+    cs: CsOptions | None = None,
 ) -> "SubmissionSummary":
     """Reconstructs every volume of ``data_path`` into ``output_path``.
 
@@ -124,7 +141,7 @@ def reconstruct(
         data_path: folder of fastMRI ``.h5`` files (test files with a mask, or fully sampled) or
             ISMRMRD raw scans (read as the fastMRI files they convert to).
         output_path: folder for the outputs; must not be inside ``data_path``.
-        checkpoint: an ``mri-recon fit`` checkpoint; ``None`` writes the zero-filled baseline.
+        checkpoint: an ``mri-recon fit`` checkpoint; ``None`` writes ``baseline``.
         challenge: ``singlecoil`` or ``multicoil``; by default the checkpoint's, else the data's.
         mask: how fully sampled files are undersampled; by default the checkpoint's settings.
         options: batch size, accelerator, DataLoader workers and skipping bad files.
@@ -136,6 +153,8 @@ def reconstruct(
         dicom: also write the DICOM series ``<name>_dicom/``.
         anonymize: leave the patient's and study's identifying fields out of the series.
         recipe: for fastMRI's published weights, the recipe giving their challenge and masks.
+        baseline: without a checkpoint, ``zero-filled`` (the default) or ``cs``.
+        cs: the CS baseline's settings (default: ``CsOptions()``).
     """
     from mri_recon.data.file_check import BadFileError
     from mri_recon.data.io import check_output_folder
@@ -153,17 +172,24 @@ def reconstruct(
 
     if anonymize and not dicom:
         raise ValueError("anonymize: applies to the DICOM series; add --dicom")
+    if checkpoint is not None and baseline is not None:
+        raise ValueError("baseline: give either --checkpoint or --baseline, not both")
+    if baseline not in (None, *BASELINES):
+        raise ValueError(f"baseline: must be one of {BASELINES}, got {baseline!r}")
     output_path = check_output_folder(output_path, "output-path", inputs=[data_path])
     run = prepare_run(data_path, checkpoint, challenge, mask, options, recipe)
     if nifti:
         from mri_recon.nifti import require_nibabel
 
         require_nibabel()  # fail before the first volume, not after it
+    compressed_sensing = run.compressed_sensing(cs) if baseline == "cs" else None
     summary = SubmissionSummary(output_path)
-    dataset = run.dataset()  # every file checked (and bad ones skipped, if asked) up front
+    dataset = run.dataset(method=compressed_sensing)  # every file checked up front
     summary.bad_files = list(dataset.skipped_files)
     shapes = output_shapes(dataset)
     method = run.checkpoint.net_name if run.checkpoint is not None else "zero-filled"
+    if compressed_sensing is not None:
+        method = compressed_sensing.name
     label = SeriesLabel(method, checkpoint, anonymize) if dicom else None
     for file in list(shapes) if label is not None else ():  # headers DICOM can hold
         try:
@@ -184,10 +210,12 @@ def reconstruct(
             write_extras(destination, reconstruction, plan.extras[destination], file, label)
     names = {file.name for file in plan.todo}
     dataset.raw_samples = [s for s in dataset.raw_samples if s.fname.name in names]
-    for volume in run.volumes(dataset, progress) if plan.todo else ():
+    for volume in run.volumes(dataset, progress, compressed_sensing) if plan.todo else ():
         if isinstance(volume, VolumeFailure):
             summary.failed.append(str(volume))
         else:
             source = run.data_path / volume.fname
             save_submission(volume, summary, source, png, nifti, label)
+    if compressed_sensing is not None and compressed_sensing.slices:
+        summary.notes.append(f"CS: {compressed_sensing.describe()}")
     return summary

@@ -10,6 +10,9 @@ kept where each format keeps such things:
   image; a folder (a DICOM series) is an output of a kind when it holds only ``.dcm`` files, at
   least one, all of that kind (an empty folder or one with anything else in it is not ours);
 - JSON: the top-level key ``written_by``;
+- HTML (``.html``): a comment on the line right after ``<!DOCTYPE html>``
+  (``<!-- mri-recon 0.1.0 (report) -->``; a comment before the doctype would put browsers in
+  quirks mode);
 - checkpoints (``.ckpt``): the ``mri_recon`` section ``ReconModule`` adds (kind ``checkpoint``);
 - any other file (CSV, text, caches): the first line holds the mark, as a comment
   (``# mri-recon 0.1.0 (report)``).
@@ -32,6 +35,7 @@ DICOM_SUFFIX = ".dcm"
 SOURCE_KEY = "source"  # HDF5 attribute: the input file an output was made from
 CHECKPOINT = "checkpoint"  # the kind of Lightning checkpoints, marked by their mri_recon section
 CHECKPOINT_SECTION = "mri_recon"
+HTML_DOCTYPE = "<!DOCTYPE html>"  # the first line of HTML files; the mark is on the second
 _MARK = re.compile(rf"{PROGRAM} (\S+) \(([\w -]+)\)")
 _FIRST_LINE_BYTES = 512
 
@@ -102,6 +106,12 @@ def _checkpoint_mark(path: Path) -> object:
     return writer_mark(CHECKPOINT) if owned else None
 
 
+def _html_mark(path: Path) -> object:
+    with open(path, "rb") as f:
+        first, second, *_ = f.read(_FIRST_LINE_BYTES).split(b"\n", 2) + [b""]
+    return second if first.strip().lower() == HTML_DOCTYPE.lower().encode() else None
+
+
 def _first_line_mark(path: Path) -> object:
     with open(path, "rb") as f:
         return f.read(_FIRST_LINE_BYTES).split(b"\n", 1)[0]
@@ -115,6 +125,7 @@ def _reader(path: Path) -> Callable[[Path], object]:
         ".h5": _h5_mark,
         ".png": _png_mark,
         ".json": _json_mark,
+        ".html": _html_mark,
         ".ckpt": _checkpoint_mark,
         DICOM_SUFFIX: _dicom_mark,
     }

@@ -1,16 +1,19 @@
-"""The network against the zero-filled baseline, per volume and acceleration: the comparison loop
-of ``evaluate --checkpoint`` and the demo.
+"""Baselines and networks side by side, per volume and acceleration: the comparison loop of
+``evaluate --checkpoint`` and the demo.
 
 Each volume is scored with fastMRI's definitions (data range = the target volume's maximum, SSIM
-per slice then averaged) for the zero-filled input and for each network's reconstruction, and
-optionally drawn: its middle slice in one row, zero-filled | network(s) | target | error(s). A
-volume that failed (a bad slice, a non-finite output or target) is a failure of the report, in no
-mean. Several networks (the demo's U-Net and VarNet) are scored on the same volumes side by side.
+per slice then averaged) for the zero-filled input, the compressed-sensing baseline (when it
+runs) and each network's reconstruction, and optionally drawn: its middle slice in one row,
+zero-filled | CS | network(s) | target | error(s), as a PNG, and all its slices in the HTML
+report's viewer (``mri_recon.html.Viewer``). A volume that failed (a bad slice, a non-finite
+output or target) is a failure of the report, in no mean. The methods run over the same volumes
+in the same order, each in its own volume loop.
 """
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,9 +22,13 @@ from mri_recon.data.file_check import BadFileError, open_volume
 from mri_recon.data.finite import check_finite
 from mri_recon.evaluation import acquisition_of
 from mri_recon.figures import ComparisonRow, save_comparison_png
+from mri_recon.inference.compressed_sensing import NAME as CS
 from mri_recon.inference.volumes import VolumeFailure, VolumeResult
 from mri_recon.metrics import volume_metrics
 from mri_recon.report import Report, VolumeScores
+
+if TYPE_CHECKING:
+    from mri_recon.html import Viewer
 
 ZERO_FILLED = "zero-filled"
 
@@ -56,9 +63,10 @@ def read_target(path: Path, challenge: str) -> tuple[np.ndarray, str]:
     return target, acquisition
 
 
-def comparison_report(models: Sequence[str], **info: str) -> Report:
-    """An empty report of ``zero-filled`` against each of ``models``, grouped by acceleration."""
-    return Report(methods=[ZERO_FILLED, *models], group_by="acceleration", info=dict(info))
+def comparison_report(methods: Sequence[str], **info: str) -> Report:
+    """An empty report of ``zero-filled`` beside each of ``methods`` (the CS baseline, the
+    networks), grouped by acceleration."""
+    return Report(methods=[ZERO_FILLED, *methods], group_by="acceleration", info=dict(info))
 
 
 def figure_path(folder: Path, fname: str, acceleration: int) -> Path:
@@ -69,10 +77,10 @@ def figure_path(folder: Path, fname: str, acceleration: int) -> Path:
 def save_volume_figure(
     path: Path, scores: VolumeScores, truth: Truth, volumes: Mapping[str, VolumeResult]
 ) -> Path:
-    """A PNG of the volume's middle slice in one row: zero-filled | each network's
-    reconstruction | target | each network's error."""
+    """A PNG of the volume's middle slice in one row: zero-filled | each method's
+    reconstruction (CS, networks) | target | each method's error."""
     middle = truth.target.shape[0] // 2
-    first = next(iter(volumes.values()))
+    first = volumes[_zero_filled_source(list(volumes))]
 
     def label(method: str) -> str:
         return f"{method}  volume SSIM {scores.scores[method]['ssim']:.3f}"
@@ -92,18 +100,26 @@ def save_volume_figure(
     return save_comparison_png([row], path, overwrite=True)
 
 
-def compare_with_zero_filled(
+def _zero_filled_source(methods: Sequence[str]) -> str:
+    """The method whose volume loop gives the zero-filled images: the first network's (the
+    CS baseline's when it runs alone). Every loop's zero-filled image is the same (tested)."""
+    return next((method for method in methods if method != CS), methods[0])
+
+
+def compare_methods(
     volumes: Mapping[str, Iterable[VolumeResult | VolumeFailure]],
     truth: Callable[[str], Truth],
     report: Report,
     figures: Path | None = None,
     each: Callable[[str, VolumeResult], object] | None = None,
+    viewer: "Viewer | None" = None,
 ) -> Report:
     """Scores each volume's zero-filled image and reconstructions against its truth.
 
     Args:
-        volumes: per network of ``report``, the volume loop's output; every network's over the
-            same files in the same order. Each volume's targets are read only when it comes.
+        volumes: per method of ``report`` after zero-filled (the CS baseline, the networks),
+            the volume loop's output; every method's over the same files in the same order.
+            Each volume's targets are read only when it comes.
         truth: the target, acquisition and acceleration of a volume, by file name; raises
             ``BadFileError`` for a bad target.
         report: from ``comparison_report`` with the networks of ``volumes``; one row is added
@@ -111,22 +127,24 @@ def compare_with_zero_filled(
             bad.
         figures: folder for ``figure_path`` per volume (replacing mri-recon's own figures
             there; check them before the work); ``None``: no figures.
-        each: called with every network's name and volume after the volume is scored (the demo
-            saves it).
+        each: called with every method's name and volume after the volume is scored (the demo
+            saves the network's).
+        viewer: collects the volume's slices for the HTML report.
 
     Returns:
         ``report``.
     """
     zero_filled, *models = report.methods
     if list(volumes) != models:
-        raise ValueError(f"volumes: networks {list(volumes)} differ from the report's {models}")
+        raise ValueError(f"volumes: methods {list(volumes)} differ from the report's {models}")
+    source = models.index(_zero_filled_source(models))
     for results in zip(*volumes.values(), strict=True):
         failed = [str(result) for result in results if isinstance(result, VolumeFailure)]
         if failed:
             report.failures += failed
             continue
         by_model = dict(zip(models, results))
-        fname = results[0].fname
+        fname, zero_filled_image = results[0].fname, results[source].zero_filled
         try:
             known = truth(fname)
         except BadFileError as error:
@@ -137,7 +155,7 @@ def compare_with_zero_filled(
             acquisition=known.acquisition,
             acceleration=known.acceleration,
             scores={
-                zero_filled: volume_metrics(known.target, results[0].zero_filled),
+                zero_filled: volume_metrics(known.target, zero_filled_image),
                 **{m: volume_metrics(known.target, v.reconstruction) for m, v in by_model.items()},
             },
         )
@@ -145,6 +163,10 @@ def compare_with_zero_filled(
         if figures is not None:
             path = figure_path(figures, fname, known.acceleration)
             save_volume_figure(path, scores, known, by_model)
+        if viewer is not None:
+            images = {m: v.reconstruction for m, v in by_model.items()}
+            viewer.add(fname, known.acceleration, {zero_filled: zero_filled_image} | images,
+                       known.target)  # fmt: skip
         if each is not None:
             for model, volume in by_model.items():
                 each(model, volume)

@@ -20,14 +20,16 @@ from mri_recon.data.fastmri_format import KSPACE_KEY, check_challenge
 from mri_recon.data.file_check import BadFileError, open_volume
 from mri_recon.data.folder import list_volume_files
 from mri_recon.data.slice_dataset import SliceDataset
+from mri_recon.inference.compressed_sensing import CompressedSensing
 from mri_recon.inference.volumes import (
+    Method,
     VolumeFailure,
     VolumeResult,
     reconstruct_volumes,
     volume_dataset,
 )
 from mri_recon.models.checkpoint import ReconCheckpoint, load_checkpoint
-from mri_recon.options import MaskOptions, MaskSettings, RunOptions
+from mri_recon.options import CsOptions, MaskOptions, MaskSettings, RunOptions
 from mri_recon.precision import resolve_precision
 from mri_recon.recipes import read_recipe
 
@@ -107,22 +109,37 @@ class PreparedRun:
             )
         return f"give {MASK_OPTIONS}"
 
+    def method(self, method: Method | None = None) -> Method | None:
+        """``method`` when given, else the checkpoint's network (``None``: zero-filled)."""
+        if method is not None:
+            return method
+        return self.checkpoint.net if self.checkpoint is not None else None
+
+    def compressed_sensing(self, options: CsOptions | None = None) -> CompressedSensing:
+        """The CS baseline with ``options``, on the run's device (where SigPy can use it)."""
+        return CompressedSensing(options, self.device)
+
     def dataset(
-        self, names: Iterable[str] | None = None, mask: MaskSettings | None = None
+        self,
+        names: Iterable[str] | None = None,
+        mask: MaskSettings | None = None,
+        method: Method | None = None,
     ) -> SliceDataset:
         """The slices of the files ``names`` (all by default), undersampled with ``mask``
-        (default: the run's) where a file has no stored mask."""
+        (default: the run's) where a file has no stored mask, as samples for ``method``
+        (default: the checkpoint's network)."""
         mask = mask if mask is not None else self.mask
         skip = self.options.skip_bad_files
-        net = self.checkpoint.net if self.checkpoint is not None else None
+        net = self.method(method)
         return volume_dataset(self.data_path, self.challenge, mask, names, skip, net)
 
     def volumes(
-        self, dataset: SliceDataset, progress: bool = True
+        self, dataset: SliceDataset, progress: bool = True, method: Method | None = None
     ) -> Iterator[VolumeResult | VolumeFailure]:
-        """Each volume of ``dataset`` through the checkpoint's network (``reconstruct_volumes``;
-        without a checkpoint the reconstruction is the zero-filled image), or its failure."""
-        net = self.checkpoint.net if self.checkpoint is not None else None
+        """Each volume of ``dataset`` through ``method`` (default: the checkpoint's network;
+        ``reconstruct_volumes``; without either the reconstruction is the zero-filled image),
+        or its failure."""
+        net = self.method(method)
         batch_size, workers = self.options.batch_size, self.options.num_workers
         return reconstruct_volumes(
             net,

@@ -44,6 +44,7 @@ class SubmissionSummary:
         failed: ``"<fname>: <problem>"`` for each volume that could not be reconstructed (no
             output written).
         bad_files: ``"<file>: <problem>"`` for each input file left out as bad (when skipping).
+        notes: lines printed after the rest (the CS baseline's settings and time per slice).
     """
 
     output_path: Path
@@ -52,6 +53,7 @@ class SubmissionSummary:
     redone: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     bad_files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         count = len(self.written)
@@ -66,7 +68,7 @@ class SubmissionSummary:
         for lines, title in sections:
             if lines:
                 text += "\n" + "\n  ".join([title.format(len(lines)), *lines])
-        return text
+        return "\n".join([text, *self.notes])
 
 
 def extra_paths(destination: Path, png: bool, nifti: bool, dicom: bool = False) -> dict[Path, str]:

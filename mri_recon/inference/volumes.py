@@ -6,6 +6,8 @@ VarNet, with masks seeded per file; test files keep their stored mask), the netw
 un-normalised (``unnormalize``: the U-Net's ``* std + mean``, the VarNet's as it is) and the
 slices are stacked back into volumes. The zero-filled baseline comes along for free: the
 un-normalised, unclipped U-Net input, or the coil combination of the VarNet's masked k-space.
+The compressed-sensing baseline (``CompressedSensing``) runs through the same loop in place of a
+network, on VarNet samples (the masked k-space), with the same masks.
 The network runs in the run's precision (``mri_recon.precision``), on torch's kernels whichever
 layers it was trained with (``inference_net``); its output is float32 either way.
 
@@ -29,23 +31,29 @@ from mri_recon.data.file_check import BadFileError
 from mri_recon.data.masks import check_mask_widths, create_mask
 from mri_recon.data.slice_dataset import SliceDataset
 from mri_recon.data.unet_transform import CLAMP, UnetSample
+from mri_recon.data.varnet_transform import VarNetDataTransform
 from mri_recon.data.volume_sampler import volume_indices
+from mri_recon.inference.compressed_sensing import CompressedSensing
 from mri_recon.models.compiled import Compiled
 from mri_recon.models.registry import network_output, sample_transform, unusable_files
 from mri_recon.nn.impl import set_impl
 from mri_recon.options import MaskSettings
 from mri_recon.precision import inference_autocast, resolve_compile
 
+Method = nn.Module | CompressedSensing  # what the volume loop runs: a network or the CS baseline
+
 
 def inference_transform(
-    challenge: str, mask: MaskSettings | None, net: nn.Module | None = None
+    challenge: str, mask: MaskSettings | None, net: Method | None = None
 ) -> Any:
-    """Pre-processing for inference with ``net`` (U-Net samples for ``None``): masks seeded per
-    file as validation does (``None``: the k-space as stored), no clipping (the U-Net's input is
-    clipped separately)."""
+    """Pre-processing for inference with ``net`` (U-Net samples for ``None``, VarNet samples for
+    the CS baseline): masks seeded per file as validation does (``None``: the k-space as stored),
+    no clipping (the U-Net's input is clipped separately)."""
     mask_func = None
     if mask is not None:
         mask_func = create_mask(mask.mask_type, mask.center_fractions, mask.accelerations)
+    if isinstance(net, CompressedSensing):
+        return VarNetDataTransform(challenge, mask_func=mask_func, use_seed=True)
     return sample_transform(net, challenge, mask_func, use_seed=True, clamp=None)
 
 
@@ -55,7 +63,7 @@ def volume_dataset(
     mask: MaskSettings | None,
     files: Iterable[str] | None = None,
     skip_bad_files: bool = False,
-    net: nn.Module | None = None,
+    net: Method | None = None,
 ) -> SliceDataset:
     """The slices of ``data_path`` (only ``files``, by name, when given), pre-processed for
     inference (``inference_transform``), with the mask settings checked against each k-space
@@ -68,7 +76,7 @@ def volume_dataset(
         files: the names of the files to keep; all by default.
         skip_bad_files: leave out (with a warning, listed in ``skipped_files``) the files that
             fail the file check instead of raising ``BadFileError``.
-        net: the network the samples are for (``None``: U-Net samples).
+        net: the network (or CS baseline) the samples are for (``None``: U-Net samples).
     """
     transform = inference_transform(challenge, mask, net)
     dataset = SliceDataset(data_path, challenge, transform=transform, skip_bad_files=skip_bad_files)
@@ -79,7 +87,9 @@ def volume_dataset(
     if mask is not None:
         widths = dataset.unmasked_widths()
         check_mask_widths(mask.mask_type, mask.center_fractions, mask.accelerations, widths)
-    if net is not None:
+        if isinstance(net, CompressedSensing):
+            net.check_masks(mask, widths)
+    if isinstance(net, nn.Module):
         dataset.leave_out(unusable_files(net, dataset))
     return dataset
 
@@ -229,7 +239,7 @@ def slice_batches(dataset: SliceDataset, batch_size: int) -> list[list[int]]:
 
 
 def reconstruct_volumes(
-    net: nn.Module | None,
+    net: Method | None,
     dataset: SliceDataset,
     device: torch.device,
     batch_size: int = 8,
@@ -241,8 +251,8 @@ def reconstruct_volumes(
     """Yields each volume of ``dataset`` as soon as its last slice is done.
 
     Args:
-        net: the trained network (eval mode is set here); ``None`` gives zero-filled only
-            (``reconstruction`` is then the zero-filled image too).
+        net: the trained network (eval mode is set here) or the CS baseline; ``None`` gives
+            zero-filled only (``reconstruction`` is then the zero-filled image too).
         dataset: from ``volume_dataset``.
         device: where the network runs.
         batch_size: slices per forward pass (``slice_batches``: a batch may span volumes of
@@ -260,7 +270,7 @@ def reconstruct_volumes(
     """
     batches = slice_batches(dataset, batch_size)
     call = None
-    if net is not None:
+    if isinstance(net, nn.Module):
         net = inference_net(net, device)
         if resolve_compile(compile, device, len(batches), "inference"):
             call = Compiled(net)
@@ -294,7 +304,7 @@ def reconstruct_volumes(
 
 
 def _collect(
-    net: nn.Module | None,
+    net: Method | None,
     batch: Any,
     device: torch.device,
     precision: str,
@@ -308,8 +318,12 @@ def _collect(
     output = zero_filled
     if net is not None:
         try:
-            output = run_batch(net, batch, device, precision, call)
-        except ValueError as error:  # e.g. an image too small for the network's pooling
+            if isinstance(net, CompressedSensing):
+                output = net(batch)
+            else:
+                output = run_batch(net, batch, device, precision, call)
+        except ValueError as error:  # e.g. an image too small for the network's pooling, or
+            # a stored mask with too few centre lines for ESPIRiT
             raise ValueError(f"{batch.fname[0]}: {error}") from None
     finite = torch.isfinite(output).flatten(1).all(dim=1)
     for i, (fname, slice_num) in enumerate(zip(batch.fname, batch.slice_num.tolist())):

@@ -63,11 +63,15 @@ def test_check_data_passes_sound_raw_files_and_names_bad_ones(raw_folder, tmp_pa
     assert stdout.splitlines()[-1] == "2 problem(s) in 2 file(s)"
 
 
-@pytest.mark.parametrize("method", ["--zero-filled", "--checkpoint"])
+@pytest.mark.parametrize("method", ["--baseline", "--checkpoint"])
 def test_reconstruct_on_raw_files_equals_reconstruct_on_converted_files(
     method, raw_folder, converted_folder, tiny_checkpoint, tmp_path, capsys
 ) -> None:
-    chosen = ("--zero-filled",) if method == "--zero-filled" else ("--checkpoint", tiny_checkpoint)
+    chosen = (
+        ("--baseline", "zero-filled")
+        if method == "--baseline"
+        else ("--checkpoint", tiny_checkpoint)
+    )
     outputs = {}
     for name, folder in (("raw", raw_folder), ("converted", converted_folder)):
         outputs[name] = tmp_path / name
@@ -85,7 +89,7 @@ def test_reconstruct_stops_on_a_bad_raw_file_before_writing(raw_folder, tmp_path
     folder = linked_folder(raw_folder, tmp_path / "raw")
     write_scan(folder / "epi.h5", simulated_kspace(), edit_line=reversed_line)
     out = tmp_path / "out"
-    args = ("reconstruct", "--zero-filled", "--data-path", folder, "--output-path", out)
+    args = ("reconstruct", "--baseline", "zero-filled", "--data-path", folder, "--output-path", out)
     code, _, err = run_main(capsys, *args, "--accelerations", "4")
     assert code == 2
     assert error_line(err, "reconstruct").endswith(
