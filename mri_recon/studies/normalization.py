@@ -84,7 +84,7 @@ class NormalizationStudy:
     chans: int = 8
     variants: tuple[Variant, ...] = VARIANTS
     val_points: int = 3
-    sweep_lrs: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 3e-1)
+    sweep_lrs: tuple[float, ...] = (1e-3, 1e-2, 1e-1)
     sweep_seeds: tuple[int, ...] = (0, 1, 2)
     sweep_epochs: float = 2
 
