@@ -351,11 +351,6 @@ def format_checks(checks: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def columns(spec: str) -> list[str]:
-    """The keys of a table's ``key:format`` columns (see :func:`table`)."""
-    return [column.split(":")[0] for column in spec.split()]
-
-
 def table(rows: Sequence[dict[str, Any]], spec: str) -> str:
     """``report.format_table`` of ``rows`` under the columns of ``spec``, ``key:format`` pairs
     separated by spaces (``lr:g best``; no format: ``str``); None shows as ``-``."""

@@ -27,16 +27,17 @@ from tqdm import tqdm
 
 from mri_recon.optim import Adam
 from mri_recon.studies import harness
-from mri_recon.studies.harness import RunSettings, Scale, Slices, StudyData
+from mri_recon.studies.harness import RunSettings, Slices, StudyData
 
 EPS = 1e-4  # the finite-difference step, relative: ||eps v|| = EPS ||w||
+QUICK = {"line_slices": 4, "points": 13, "iterations": 5}
 
 
 @dataclass(frozen=True)
 class LineSettings:
     """The brief training (``run``, Adam's ``lr``, ``chans``) when no checkpoint is given, the
     ``fractions`` of its budget where the line is measured, the ``line_slices`` the loss is taken
-    over, the ``points`` along the line and the power ``iterations``."""
+    over, the ``points`` along the line and the power ``iterations``; ``QUICK`` the fewer."""
 
     run: RunSettings
     lr: float = 1e-2
@@ -45,12 +46,6 @@ class LineSettings:
     line_slices: int = 16
     points: int = 33
     iterations: int = 20
-
-
-def line_settings(size: Scale, slices: int, quick: bool) -> LineSettings:
-    """The settings of a study of this ``size`` on ``slices`` training slices (``quick``: fewer)."""
-    small = {"line_slices": 4, "points": 13, "iterations": 5} if quick else {}
-    return LineSettings(run=size.run(slices), chans=size.chans, **small)
 
 
 class LineProbe:

@@ -179,7 +179,8 @@ def normalization_figure(
         done = [s for s in spread if s["norm"] == norm and s["finished"]]
         errors = [[s["mean"] - s["min"] for s in done], [s["max"] - s["mean"] for s in done]]
         lrs, means = [s["lr"] for s in done], [s["mean"] for s in done]
-        axes["sweep"].errorbar(lrs, means, errors, marker="o", capsize=3, color=colors.get(norm))
+        style = {"marker": "o", "capsize": 3, "color": colors.get(norm), "label": norm}
+        axes["sweep"].errorbar(lrs, means, errors, **style)
     axes["loss"].set(xlabel="epochs", ylabel="training L1 (normalised images, epoch mean)")
     axes["loss"].legend(fontsize=8)
     axes["grads"].set(xlabel="epochs", ylabel="gradient norm (epoch mean)")
@@ -190,6 +191,7 @@ def normalization_figure(
     axes["bars"].invert_yaxis()
     axes["bars"].set(xlabel="final validation SSIM, PSNR", xlim=(0, 1))
     axes["sweep"].set(xscale="log", yscale="log", xlabel="Adam's learning rate", ylabel="L1")
+    axes["sweep"].legend(fontsize=8)
     seeds = f"{len(study.sweep_seeds)} seeds, {study.sweep_epochs:g} epochs"
     axes["sweep"].set_title(f"sweep: final training L1 (train mode), mean and range of {seeds}")
     return figure

@@ -167,15 +167,15 @@ def optimizers_figure(
     for axes, level, text in references:
         axes.axhline(level, color="grey", ls="--", lw=1)
         axes.text(axes.get_xlim()[0], level, f" {text}", color="grey", va="bottom", fontsize=8)
-        axes.legend(fontsize=8)
+    finals.legend(fontsize=8)
     curves.set(xlabel="gradient evaluations (epochs of slice gradients)", ylabel="training L1")
     curves.set_title("loss on the whole training set, each optimizer at its best step size")
     finals.set(xlabel="step size", ylabel="final training L1 loss")
     finals.set_title("final loss by step size (x: blew up; above the line: worse than at start)")
     lines = [f"{name}: E|g_B - G|^2 / |G|^2 = {v['noise_to_signal']:.2g}, best step x "
              f"{v['lr_factor']:.2f}" for name, v in noise.items()]  # fmt: skip
-    text = "SGD's minibatch gradient g_B:\n" + "\n".join(lines)
-    curves.text(0.98, 0.98, text, transform=curves.transAxes, ha="right", va="top", fontsize=8)
+    title = "SGD's minibatch gradient g_B:\n" + "\n".join(lines)  # above the curves' labels
+    curves.legend(fontsize=8, title=title, title_fontsize=8)
     return figure
 
 

@@ -54,6 +54,7 @@ RATES = (  # the table's columns, as harness.table reads them
     "condition:g method:s best_lr_times_L:.3f best_momentum:.3f best_rate:.4f best_from:s "
     "theory_lr_times_L:.3f theory_momentum:.3f theory_rate:.4f rate_at_theory_setting:.4f"
 )
+RATE_KEYS = [column.split(":")[0] for column in RATES.split()]
 
 
 @dataclass(frozen=True)
@@ -299,7 +300,7 @@ def _rates(settings: QuadraticSettings) -> list[dict[str, Any]]:
         best = grid if grid.rate <= at_theory else theory._replace(rate=at_theory)
         values = (condition, method, best.lr * big, best.momentum, best.rate)
         values += ("grid" if best is grid else "theory", theory.lr * big, *theory[1:], at_theory)
-        rows.append(dict(zip(harness.columns(RATES), values)))
+        rows.append(dict(zip(RATE_KEYS, values)))
     return rows
 
 
@@ -369,12 +370,13 @@ def run(size: Scale, data: StudyData, output_dir: Path, quick: bool, **options: 
     settings = QUICK if quick else QuadraticSettings()
     settings = replace(settings, condition=options["condition"], dim=options["dim"])
     quadratic, checks = run_quadratic(settings)
-    line_settings = landscape.line_settings(size, len(data.train), quick)
+    small = landscape.QUICK if quick else {}
+    line_settings = landscape.LineSettings(size.run(len(data.train)), chans=size.chans, **small)
     network, line_figure = landscape.measure(line_settings, data, options.get("checkpoint"))
     content = {"study": "step-size", "quadratic": quadratic, "checks": checks}
     content |= {"network": network, "settings": {"quadratic": asdict(settings)}}
     content["settings"]["network"] = asdict(line_settings) | harness.UNET
-    rates = (quadratic["rates"], harness.columns(RATES))
+    rates = (quadratic["rates"], RATE_KEYS)
     figures = quadratic_figure(quadratic, settings), line_figure
     wrote = harness.write_files(output_dir, FILES, content, rates, *figures)
     text = [
