@@ -27,25 +27,28 @@ STUDIES = {
         "gradient descent and momentum on a quadratic, then the U-Net's loss along a line",
         "Gradient descent on a quadratic as the step size crosses 1/L and 2/L; momentum (both "
         "rules) and Nesterov over condition numbers against theory; then the U-Net's L1 loss "
-        "along the gradient through trained weights against the quadratic model.",
+        "along the gradient against the quadratic model, at several points of a brief training "
+        "(or at a checkpoint's weights).",
         "epochs of the brief training when no --checkpoint is given",
     ),
     "optimizers": (
         "full-batch GD, SGD, momentum, Nesterov, RMSprop and Adam on the same budget",
         "Trains the same U-Net on the same data and seed with each optimizer over a grid of step "
-        "sizes, for the same number of slice gradients.",
+        "sizes, for the same number of slice gradients, and measures the minibatch gradient's "
+        "noise.",
         BUDGET,
     ),
     "normalization": (
         "none/batch/instance/group/layer norm, input normalization, batch size 1 vs 8",
         "Trains the same U-Net with each normalization layer, with input normalization off, and "
-        "with batches of 1, for the same budget.",
+        "with batches of 1, for the same budget; then each norm over a range of learning rates "
+        "and three seeds.",
         BUDGET,
     ),
     "convolution": (
         "a convolution as a matrix, output widths, the hand-derived backward",
-        "Worked examples of the project's convolutions, checked against torch and gradcheck; "
-        "needs no data.",
+        "Worked examples of the project's convolutions, the hand's results checked against "
+        "mri_recon's and torch's; needs no data.",
         None,
     ),
 }
@@ -128,8 +131,8 @@ def register(subparsers: Any) -> None:
         help="optimization, normalization and convolution studies on the reconstruction task",
         description="Experiments on how step size, optimizer, normalization and convolution shape "
         "training, with the project's own optimizers and layers; plots and tables go to "
-        "--output-dir. Defaults finish in under 10 minutes each on a 2-core CPU with the demo "
-        "data; --quick in under a minute. See docs/studies.md.",
+        "--output-dir. Defaults take up to about 10 minutes each on a 2-core CPU with the demo "
+        "data (build it first: mri-recon demo); --quick under a minute. See docs/studies.md.",
     )
     studies = parser.add_subparsers(dest="study", required=True, metavar="STUDY")
     for name, (text, description, epochs_help) in STUDIES.items():
