@@ -246,7 +246,7 @@ def _step_sizes(problem: Quadratic, settings: QuadraticSettings, checks: list) -
         curves[f"{ratio:g}/L"] = {"f": values.tolist(), "top": top.tolist()}
         expected = "monotone" if ratio <= 1 else "oscillating" if ratio < 2 else "diverging"
         seen = observed_regime(problem, iterates)
-        checks.append(check(f"lr = {ratio:g}/L is {expected}", seen == expected, seen))
+        checks.append(check(f"lr = {ratio:g}/L is {expected}", seen == expected, f"saw {seen}"))
         if ratio < 2:
             decreasing = bool((values[1:] <= values[:-1]).all())
             checks.append(check(f"f decreases every step at lr = {ratio:g}/L", decreasing))
@@ -254,7 +254,7 @@ def _step_sizes(problem: Quadratic, settings: QuadraticSettings, checks: list) -
         lr = 2 / big * (1 + sign * MARGIN)
         seen = observed_regime(problem, descend(problem, settings.steps, lr))
         statement = f"lr = 2/L * (1 {'+' if sign > 0 else '-'} {MARGIN:g}) is {expected}"
-        checks.append(check(statement, seen == expected, seen))
+        checks.append(check(statement, seen == expected, f"saw {seen}"))
     lrs = [ratio / big for ratio in settings.sweep]
     final = descend_grid(problem, settings.steps, lrs, [0.0])[1][-1, 0].tolist()
     return {"curves": curves, "sweep": [{"lr": lr, "f": f} for lr, f in zip(lrs, final)]}
