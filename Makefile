@@ -1,13 +1,14 @@
 # The two commands a fresh machine needs: `make demo` and `make test`.
 # Each creates .venv when missing and (re)installs the project when pyproject.toml changes.
-# `make test` = lint + a smoke test of the built wheel + the test suite (what .ci/run runs).
+# `make test` = lint + a smoke test of the built wheel + the DICOM checkers + the test suite (what
+# .ci/run runs); `make test-fast` = the unit tests alone, for the edit-test loop.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint wheel-smoke
+.PHONY: demo test test-fast lint wheel-smoke dicom-tools
 
 $(INSTALLED): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +19,17 @@ $(INSTALLED): pyproject.toml
 demo: $(INSTALLED)
 	$(VENV)/bin/mri-recon demo
 
-test: lint wheel-smoke
+# The whole suite in the precision this machine resolves to, then the precision-dependent tests
+# again with the other resolution (MRI_RECON_FAST_BF16, mri_recon/precision.py): CI on any CPU
+# covers both the bf16 and the float32 paths.
+test: lint wheel-smoke dicom-tools
 	$(VENV)/bin/python -m pytest
+	MRI_RECON_FAST_BF16=$$($(VENV)/bin/python -c "from mri_recon.precision import fast_bf16; print(int(not fast_bf16('cpu')))") \
+		$(VENV)/bin/python -m pytest -m precision
+
+# Every module's unit tests, without the slow end-to-end runs: under 2 minutes on 2 cores.
+test-fast: $(INSTALLED)
+	$(VENV)/bin/python -m pytest -m "not slow"
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
@@ -39,3 +49,24 @@ wheel-smoke: $(INSTALLED)
 	"$$tmp/site/bin/mri-recon" fit --config demo --print_config > config.yaml; \
 	grep -q "class_path: mri_recon.models.Unet" config.yaml; \
 	echo "wheel smoke test: the installed wheel runs --help and finds the bundled recipes"
+
+# Independent checkers of the DICOM series the tests write: dicom3tools' dciodvfy (the MR image
+# IOD) and dcmtk's dcmdump and dcm2pnm (parsing, pixel decoding). Debian's packages, installed
+# with apt-get where a tool is missing and apt-get can run (as root, or through sudo without a
+# password); elsewhere the DICOM tests check the files with pydicom's own validation alone.
+DICOM_TOOLS := dciodvfy dcmdump dcm2pnm
+DICOM_PACKAGES := dcmtk dicom3tools
+dicom-tools:
+	@missing=$$(for tool in $(DICOM_TOOLS); do command -v $$tool > /dev/null || echo $$tool; done); \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then as=""; elif sudo -n true 2> /dev/null; then as="sudo -n"; \
+	else as=none; fi; \
+	install="$$as env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends"; \
+	if command -v apt-get > /dev/null && [ "$$as" != none ]; then \
+		echo "dicom-tools: installing $(DICOM_PACKAGES) for the DICOM tests ($$missing missing)"; \
+		$$install $(DICOM_PACKAGES) > /dev/null 2>&1 \
+		|| { $$as apt-get update -qq > /dev/null 2>&1 && $$install $(DICOM_PACKAGES) > /dev/null 2>&1; } \
+		|| echo "dicom-tools: apt-get failed; the DICOM tests check with pydicom alone"; \
+	else \
+		echo "dicom-tools: $$missing missing, no apt-get to install them; the DICOM tests check with pydicom alone"; \
+	fi

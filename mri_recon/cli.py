@@ -3,7 +3,8 @@
 ``fit``, ``validate`` and ``test`` go to Lightning's CLI (``mri_recon.training.cli``); every other
 command is a module of ``mri_recon.commands`` that registers its own parser. Errors a user can
 cause end as one line, ``mri-recon COMMAND: error: ...``, and exit status 2; a command that ran
-but left volumes failed exits 1. Warnings print as one line, ``mri-recon COMMAND: warning: ...``,
+but left volumes failed exits 1; Ctrl-C ends one with ``mri-recon COMMAND: interrupted`` and
+status 130. Warnings print as one line, ``mri-recon COMMAND: warning: ...``,
 and dependency warnings that only confuse users (``NOISE``) are not shown.
 """
 
@@ -21,6 +22,7 @@ LIGHTNING_COMMANDS = {
     "test": "score the test loader: mri-recon test --config ... --ckpt_path CKPT",
 }
 USER_ERRORS = (ValueError, OSError, ModuleNotFoundError)
+INTERRUPTED = 130  # the shell's status for a command ended by Ctrl-C (128 + SIGINT)
 NOISE = (
     "Casting complex values to real discards",  # numpy's ComplexWarning
     "Detected pickle protocol",  # torch reading a file that is not a checkpoint of ours
@@ -61,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         for message in NOISE:
             warnings.filterwarnings("ignore", message=message)
+        warnings.simplefilter(
+            "ignore", ResourceWarning
+        )  # for developers (python -X dev), not users
         warnings.showwarning = lambda message, *_, **__: print(
             f"mri-recon {command}: warning: {message}", file=sys.stderr
         )
@@ -69,6 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except USER_ERRORS as error:
             print(f"mri-recon {command}: error: {one_line(error)}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:  # Ctrl-C: outputs are atomic, so nothing half-written stays
+            # Objects the interrupt cut short (a progress bar half made, a file half read) may
+            # complain as they are collected: the user asked to stop, and is told so once.
+            sys.unraisablehook = lambda unraisable: None
+            print(f"mri-recon {command}: interrupted", file=sys.stderr)
+            return INTERRUPTED
 
 
 def _run_lightning(argv: list[str]) -> int:

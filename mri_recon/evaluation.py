@@ -88,9 +88,10 @@ def _read_prediction(path: Path) -> np.ndarray:
 
 
 def _check_values(name: str, volume: np.ndarray) -> None:
-    """A target or prediction must hold real, finite numbers."""
-    if volume.dtype.kind not in "iuf":
-        raise VolumeProblem(f"{name} has dtype {volume.dtype}, not real numbers")
+    """A target or prediction must hold real, finite floating-point numbers (fastMRI's are
+    float32; integers would be images rounded or scaled by some other program)."""
+    if volume.dtype.kind != "f":
+        raise VolumeProblem(f"{name} has dtype {volume.dtype}, not real floating-point numbers")
     if not is_finite(volume):
         raise VolumeProblem(f"{name} holds NaN or infinite values")
 

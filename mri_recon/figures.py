@@ -1,5 +1,9 @@
-"""Every picture mri-recon draws: a slice montage of one volume, side-by-side comparisons, and
-the studies' plots.
+"""Every picture mri-recon draws: PNG figures of reconstructions (a slice montage of one volume,
+side-by-side comparisons), the images training logs, and the studies' plots, written as PNGs.
+
+One windowing rule for every image of a reconstruction (``white_level``, ``grey``): 0 is black and
+the 99.5th percentile of the reference (the target where there is one, else the images shown) is
+white, brighter pixels clipped; error maps use the same scale, times a gain their labels state.
 
 Every writer renders the whole figure in memory and writes it with ``save_png``: atomically (a
 reader never sees a half-written PNG, and a failure leaves no file behind) and marked as
@@ -25,7 +29,7 @@ TITLE_HEIGHT = 20  # strip above each comparison row that holds its title
 LABEL_HEIGHT = 18  # strip above each comparison panel that holds its label
 MIN_PANEL_WIDTH = 256  # comparison panels are enlarged by a whole factor to at least this width
 FONT_SIZE = 12  # size of PIL's default font (Aileron) when FreeType is available
-PREVIEW_PERCENTILE = 99.5  # the montage's white level, as a percentile of the shown slices
+WHITE_PERCENTILE = 99.5  # white: this percentile of the reference (the one windowing rule)
 PREVIEW, FIGURE = "preview", "figure"  # the kinds of output (marks) of the two writers
 PLOT_DPI = 80  # plots are read on screen: 80 dots per inch keeps them small
 
@@ -69,8 +73,7 @@ def save_preview_png(
 
     Slices are taken at evenly spaced indices from the first to the last, laid out row by row on
     a grid of ``ceil(sqrt(n))`` columns, ``GAP`` black pixels apart, at their own resolution.
-    One grey scale covers the whole montage: 0 is black and the 99.5th percentile of the shown
-    pixels is white (brighter pixels are clipped; the maximum is used when that percentile is 0).
+    One grey scale covers the whole montage (``white_level`` of the shown slices).
 
     Args:
         volume: (slices, H, W) real magnitude volume.
@@ -91,9 +94,7 @@ def save_preview_png(
         raise ValueError(f"max_slices: must be a positive integer, got {max_slices!r}")
     count = min(vol.shape[0], max_slices)
     shown = vol[np.round(np.linspace(0, vol.shape[0] - 1, count)).astype(int)]
-    white = float(np.percentile(shown, PREVIEW_PERCENTILE))
-    if white <= 0:
-        white = float(shown.max())
+    white = white_level(shown)
     cols = math.ceil(math.sqrt(count))
     rows = math.ceil(count / cols)
     height, width = shown.shape[1:]
@@ -101,7 +102,7 @@ def save_preview_png(
     for index, image in enumerate(shown):
         top = (index // cols) * (height + GAP)
         left = (index % cols) * (width + GAP)
-        canvas[top : top + height, left : left + width] = _grey(image, white)
+        canvas[top : top + height, left : left + width] = grey(image, white)
     return save_png(Image.fromarray(canvas), path, PREVIEW, overwrite)
 
 
@@ -115,7 +116,7 @@ def save_comparison_png(
 
     Each row has its title in a strip on top, then its panels side by side (4 for one
     reconstruction, 2 more per further one), each with its label in a strip above it. The image
-    panels share the target's grey scale (0 .. target maximum); each error panel shows
+    panels share the target's grey scale (``white_level`` of the target); each error panel shows
     ``|reconstruction - target|`` on that scale multiplied by ``error_gain``, so small errors are
     visible (black where they agree). Images narrower than ``MIN_PANEL_WIDTH`` are enlarged by a
     whole factor with nearest-neighbour sampling, so labels stay readable and pixels keep their
@@ -212,7 +213,7 @@ def _render_row(
     height, width = images[0].shape
     scale = max(1, math.ceil(MIN_PANEL_WIDTH / width))
     panel_w, panel_h = width * scale, height * scale
-    white = float(images[-errors - 1].max())  # the target's
+    white = white_level(images[-errors - 1])  # the target's
     gains = [1.0] * (len(images) - errors) + [error_gain] * errors
     panels = len(images)
     row = Image.new(
@@ -223,13 +224,20 @@ def _render_row(
     for column, (image, gain, label) in enumerate(zip(images, gains, labels)):
         left = column * (panel_w + GAP)
         _draw_text(draw, label, left, TITLE_HEIGHT, panel_w, LABEL_HEIGHT, font)
-        panel = Image.fromarray(_grey(image * gain, white))
+        panel = Image.fromarray(grey(image * gain, white))
         panel = panel.resize((panel_w, panel_h), Image.Resampling.NEAREST)
         row.paste(panel, (left, TITLE_HEIGHT + LABEL_HEIGHT))
     return row
 
 
-def _grey(image: np.ndarray, white: float) -> np.ndarray:
+def white_level(reference: np.ndarray) -> float:
+    """The grey scale's white for images shown against ``reference``: its 99.5th percentile
+    (``WHITE_PERCENTILE``), or its maximum when that percentile is 0."""
+    white = float(np.percentile(reference, WHITE_PERCENTILE))
+    return white if white > 0 else float(np.max(reference))
+
+
+def grey(image: np.ndarray, white: float) -> np.ndarray:
     """Maps 0 .. ``white`` to 8-bit grey levels, clipping outside; all black when ``white <= 0``."""
     if white <= 0:
         return np.zeros(image.shape, np.uint8)

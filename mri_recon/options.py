@@ -19,10 +19,20 @@ from typing import Any, TypeVar
 
 from mri_recon.data.fastmri_format import STANDARD_CENTER_FRACTIONS
 from mri_recon.data.masks import MASK_TYPES
-from mri_recon.precision import PRECISIONS
+from mri_recon.precision import COMPILE_CHOICES, PRECISIONS
 
 ACCELERATORS = ("auto", "cpu", "gpu")
 T = TypeVar("T")
+# The help of the options the commands that run a checkpoint share.
+CONFIG_HELP = (
+    "for fastMRI's published weights (which record no settings): the recipe they were trained "
+    "with, a bundled name (e.g. unet_knee_singlecoil, varnet_knee_multicoil) or a YAML file; it "
+    "gives the challenge and masks (the mask options and --challenge override it)"
+)
+ANONYMIZE_HELP = (
+    "leave the patient's and the study's identifying fields (name, ID, birth date, dates, "
+    "institution, ...) out of the DICOM series"
+)
 
 
 def option(
@@ -59,15 +69,22 @@ def _value_type(annotation: Any) -> tuple[type, bool]:
     return annotation, False
 
 
-def add_options(parser: argparse.ArgumentParser, cls: type, skip: Sequence[str] = ()) -> None:
-    """Adds one option per ``option`` field of the dataclass ``cls`` (except ``skip``)."""
+def add_options(
+    parser: argparse.ArgumentParser,
+    cls: type,
+    skip: Sequence[str] = (),
+    helps: Mapping[str, str] | None = None,
+) -> None:
+    """Adds one option per ``option`` field of the dataclass ``cls`` (except ``skip``), with the
+    field's help text or the one ``helps`` gives for it (a command where it means more or less)."""
     hints = typing.get_type_hints(cls)
     for item in fields(cls):
         if item.name in skip or "help" not in item.metadata:
             continue
         meta, default = item.metadata, item.default
         value_type, several = _value_type(hints[item.name])
-        kwargs: dict[str, Any] = {"dest": item.name, "help": meta["help"]}
+        text = (helps or {}).get(item.name, meta["help"])
+        kwargs: dict[str, Any] = {"dest": item.name, "help": text}
         if value_type is bool:
             kwargs["action"] = "store_true" if default is False else argparse.BooleanOptionalAction
             parser.add_argument(flag(item.name), default=default, **kwargs)
@@ -111,6 +128,14 @@ class RunOptions:
         "bf16 where the hardware computes it fast (AVX-512 BF16 or AMX CPUs, Ampere+ GPUs)",
         choices=PRECISIONS,
     )
+    compile: str = option(
+        "auto",
+        "run the network through torch.compile: on, off, or auto (where a C++ compiler (or, on a "
+        "GPU, triton) is found and the run has at least 1,000 batches to win a first compilation "
+        "back; later runs of the same network compile from the cache in seconds). A failed "
+        "compilation warns and runs eagerly",
+        choices=COMPILE_CHOICES,
+    )
     skip_bad_files: bool = option(
         False,
         "go on past unreadable or malformed files and volumes with NaN or infinite values: they "
@@ -126,6 +151,8 @@ class RunOptions:
             raise ValueError(f"num-workers must be >= 0, got {self.num_workers}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.compile not in COMPILE_CHOICES:
+            raise ValueError(f"compile must be one of {COMPILE_CHOICES}, got {self.compile!r}")
 
 
 @dataclass(frozen=True)

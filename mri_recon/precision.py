@@ -1,5 +1,6 @@
-"""The precision a network runs in: bf16 autocast where the hardware computes bf16 fast, else
-float32. The one place where that hardware-dependent default is decided.
+"""What the hardware decides, in one place: the precision a network runs in (bf16 autocast where
+the hardware computes bf16 fast, else float32) and whether it is compiled (``torch.compile``
+where a compiler is there and the run is long enough to win the compilation back).
 
 - Inference (``reconstruct``, ``evaluate --checkpoint``, the demo's scoring): ``--precision``
   (``RunOptions.precision``) is ``auto``, ``bf16`` or ``32``; ``auto`` resolves here, per device.
@@ -11,6 +12,11 @@ float32. The one place where that hardware-dependent default is decided.
 Fast bf16 means: on the CPU, AVX-512 BF16 or AMX instructions (elsewhere a bf16 matmul falls
 back to a scalar path many times slower than float32); on CUDA, a GPU with native bf16 (Ampere
 and later). The measurements behind this rule are in docs/benchmarks.md.
+
+One switch overrides what the hardware says, on any machine: ``MRI_RECON_FAST_BF16=1`` makes
+every default resolve as on hardware with fast bf16 (an AVX2 machine then runs the bf16 paths,
+slowly but correctly), ``MRI_RECON_FAST_BF16=0`` as on hardware without it (a machine with fast
+bf16 runs the float32 paths). ``make test`` runs the precision-dependent tests both ways.
 
 Light on purpose: ``mri-recon --help`` imports this module (through ``mri_recon.options``)
 without torch; the functions import it when they run.
@@ -25,15 +31,37 @@ if TYPE_CHECKING:
     import torch
 
 PRECISIONS = ("auto", "bf16", "32")
+FAST_BF16_VARIABLE = "MRI_RECON_FAST_BF16"  # "1" or "0": the switch (see above); unset: hardware
+
+
+def fast_bf16_override() -> bool | None:
+    """What ``MRI_RECON_FAST_BF16`` says (``None`` when unset: ask the hardware).
+
+    Raises:
+        ValueError: it is set to anything but ``1`` or ``0``.
+    """
+    import os
+
+    value = os.environ.get(FAST_BF16_VARIABLE)
+    if value is None or value == "":
+        return None
+    if value not in ("0", "1"):
+        raise ValueError(f"{FAST_BF16_VARIABLE} must be 1 or 0 (or unset), got {value!r}")
+    return value == "1"
 
 
 def fast_bf16(device: torch.device | str) -> bool:
-    """Whether ``device`` computes bfloat16 matrix products natively (faster than float32).
+    """Whether ``device`` computes bfloat16 matrix products natively (faster than float32), or
+    what ``MRI_RECON_FAST_BF16`` says instead.
 
     Args:
         device: a CPU or CUDA device (or its type, ``"cpu"`` / ``"cuda"``).
     """
     import torch
+
+    override = fast_bf16_override()
+    if override is not None:
+        return override
 
     kind = torch.device(device).type
     if kind == "cuda":
@@ -80,3 +108,68 @@ def training_precision(accelerator: str | None) -> str:
     else:  # mps, tpu, a custom accelerator object: Lightning's own default
         return "32-true"
     return "bf16-mixed" if fast_bf16(device) else "32-true"
+
+
+COMPILE_CHOICES = ("auto", "on", "off")
+# ``auto`` compiles when a run makes enough calls to win back a first (cold) compilation. Measured
+# on the 2-core AVX2 VM, torch 2.14.1 (docs/benchmarks.md): the demo U-Net's training step
+# (batch 8 of 128 x 128) compiled in 60-135 s cold and 12 s from inductor's on-disk cache, then
+# ran 1.2-1.4x faster (about 0.2 s saved a step): 300 steps pay for a cold compilation. Its
+# inference at batch 8 compiled in 50 s cold, 2.4 s cached, for 1.4x (0.05 s a batch): 1,000.
+MIN_CALLS_TO_COMPILE = {"train": 300, "inference": 1000}
+
+
+def compiler_problem(device: torch.device | str) -> str | None:
+    """Why ``torch.compile`` cannot build kernels for ``device`` here (``None`` when it can):
+    on the CPU, inductor needs a working C++ compiler (``$CXX``, else ``g++``); on CUDA, triton.
+    """
+    import importlib.util
+    import os
+    import shutil
+    import subprocess
+
+    import torch
+
+    if torch.device(device).type == "cuda":
+        return None if importlib.util.find_spec("triton") else "triton is not installed"
+    compiler = os.environ.get("CXX", "g++")
+    found = shutil.which(compiler)
+    try:
+        if (
+            found is not None
+            and subprocess.run([found, "--version"], capture_output=True, timeout=30).returncode
+            == 0
+        ):
+            return None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return f"no working C++ compiler ({compiler}) for torch.compile's CPU kernels"
+
+
+def resolve_compile(choice: str, device: torch.device | str, calls: int, purpose: str) -> bool:
+    """Whether a network runs compiled: ``on``, ``off``, or for ``auto`` when a compiler is
+    there (``compiler_problem``) and the run makes at least ``MIN_CALLS_TO_COMPILE[purpose]``
+    calls.
+
+    Args:
+        choice: ``auto``, ``on`` or ``off`` (``--compile``, ``--model.compile``).
+        device: where the network runs.
+        calls: the run's network calls (training steps, or inference batches).
+        purpose: ``train`` or ``inference``.
+    """
+    if choice not in COMPILE_CHOICES:
+        raise ValueError(f"compile must be one of {COMPILE_CHOICES}, got {choice!r}")
+    if choice != "auto":
+        return choice == "on"
+    return calls >= MIN_CALLS_TO_COMPILE[purpose] and compiler_problem(device) is None
+
+
+def use_compile_cache() -> None:
+    """Keeps inductor's compiled kernels in mri-recon's cache folder (``~/.cache/mri-recon/
+    inductor`` or as ``MRI_RECON_CACHE_DIR`` says), so that the next run of the same network
+    compiles in seconds; a ``TORCHINDUCTOR_CACHE_DIR`` already set is kept."""
+    import os
+
+    from mri_recon.data.index_cache import default_cache_dir
+
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(default_cache_dir() / "inductor"))

@@ -1,7 +1,8 @@
 """Time the from-scratch optimizers, normalization layers and convolutions against torch's.
 
-Each case runs ours and torch's alternately in one process (so both see the same machine load)
-and reports the median over repeats; ratio = ours / torch (above 1: ours is slower).
+Each case runs ours and torch's alternately in one process (so both see the same machine load,
+``mri_recon.benchmark.timing.alternate``) and reports the medians over repeats and the speed-up,
+torch's time / ours (above 1: ours is faster), the convention of ``mri-recon benchmark``.
 Sections: optim (one `step()` on the fastMRI U-Net's 7.8M parameters), norm and conv
 (forward + backward at the U-Net's shapes for a 320x320 input). With --bf16, norm inputs are
 bfloat16 (as a bf16 convolution hands them on) and both norm and conv run under CPU autocast.
@@ -10,30 +11,25 @@ bfloat16 (as a bf16 convolution hands them on) and both norm and conv run under 
 """
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mri_recon.benchmark.timing import Comparison, alternate
+from mri_recon.report import format_table
+
 # (channels, height) of the U-Net's feature maps for a 320x320 input, chans=32, 4 pool layers.
 UNET_SHAPES = [(32, 320), (64, 160), (128, 80), (256, 40), (512, 20)]
 
-Row = tuple[str, str, float, float]  # section, case, ours (ms), torch (ms)
 
-
-def time_pair(ours: Callable[[], object], ref: Callable[[], object], repeats: int) -> tuple:
-    """Median seconds of `ours` and `ref`, run alternately after one warm-up call each."""
-    ours(), ref()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(repeats):
-        for fn, bucket in ((ours, times[0]), (ref, times[1])):
-            start = time.perf_counter()
-            fn()
-            bucket.append(time.perf_counter() - start)
-    return statistics.median(times[0]), statistics.median(times[1])
+def time_pair(
+    section: str, case: str, ours: Callable[[], object], ref: Callable[[], object], repeats: int
+) -> Comparison:
+    """``ours`` against torch's ``ref``, alternately, after one warm-up call each."""
+    ours_s, ref_s = alternate(ours, ref, repeats)
+    return Comparison(section, case, ours_s, ref_s, labels=("ours", "torch"))
 
 
 def forward_backward(
@@ -53,7 +49,7 @@ def forward_backward(
     return run
 
 
-def bench_optim(args: argparse.Namespace) -> list[Row]:
+def bench_optim(args: argparse.Namespace) -> list[Comparison]:
     from fastmri.models import Unet
 
     from mri_recon import optim
@@ -74,12 +70,12 @@ def bench_optim(args: argparse.Namespace) -> list[Row]:
             for p in copies:
                 p.grad = torch.randn_like(p)
             steps.append(cls(copies, foreach=True, **kwargs).step)
-        ours, ref = time_pair(steps[0], steps[1], args.repeats)
-        rows.append(("optim", f"{name} step, {numel / 1e6:.1f}M params", ours, ref))
+        case = f"{name} step, {numel / 1e6:.1f}M params"
+        rows.append(time_pair("optim", case, steps[0], steps[1], args.repeats))
     return rows
 
 
-def bench_norm(args: argparse.Namespace) -> list[Row]:
+def bench_norm(args: argparse.Namespace) -> list[Comparison]:
     from mri_recon.nn import norm
 
     rows = []
@@ -100,11 +96,11 @@ def bench_norm(args: argparse.Namespace) -> list[Row]:
             x.requires_grad_()
             ours = forward_backward(getattr(norm, name)(*layer_args, **kwargs), x, bf16=args.bf16)
             ref = forward_backward(getattr(nn, name)(*layer_args, **kwargs), x, bf16=args.bf16)
-            rows.append(("norm", f"{name} {tuple(x.shape)}", *time_pair(ours, ref, args.repeats)))
+            rows.append(time_pair("norm", f"{name} {tuple(x.shape)}", ours, ref, args.repeats))
     return rows
 
 
-def bench_conv(args: argparse.Namespace) -> list[Row]:
+def bench_conv(args: argparse.Namespace) -> list[Comparison]:
     from mri_recon.nn import functional as ours_f
 
     b, s = args.batch, args.shrink
@@ -133,26 +129,21 @@ def bench_conv(args: argparse.Namespace) -> list[Row]:
         )
         case = f"{label} {x_shape[1]}->{w_shape[1] if 'transpose' in op else w_shape[0]}"
         case += f" @{'x'.join(map(str, x_shape[2:]))}"
-        rows.append(("conv", case, *time_pair(ours, ref, args.repeats)))
+        rows.append(time_pair("conv", case, ours, ref, args.repeats))
     return rows
 
 
 SECTIONS = {"optim": bench_optim, "norm": bench_norm, "conv": bench_conv}
 
 
-def format_table(rows: list[Row], markdown: bool) -> str:
-    """The rows as an aligned text table, or as a markdown table."""
-    header = ("section", "case", "ours ms", "torch ms", "ratio")
-    cells = [(s, c, f"{o * 1e3:.3f}", f"{r * 1e3:.3f}", f"{o / r:.2f}") for s, c, o, r in rows]
-    if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|---|---|---:|---:|---:|"]
-        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
-    widths = [max(len(str(row[i])) for row in [header, *cells]) for i in range(len(header))]
-    lines = []
-    for row in [header, *cells]:
-        padded = [v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths))]
-        lines.append("  ".join(padded).rstrip())
-    return "\n".join(lines)
+def table(rows: list[Comparison], markdown: bool) -> str:
+    """The rows as an aligned text table, or as a Markdown table."""
+    header = ("section", "case", "ours ms", "torch ms", "speed-up")
+    cells = [
+        (r.section, r.case, f"{r.ours_ms:.3f}", f"{r.reference_ms:.3f}", f"{r.ratio:.2f}")
+        for r in rows
+    ]
+    return format_table(header, cells, left=2, markdown=markdown)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -184,14 +175,14 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, "
-        f"median of {args.repeats} (ratio = ours / torch)"
+        f"median of {args.repeats} (speed-up = torch / ours)"
         + (", bf16 autocast" if args.bf16 else "")
         + (", quick: spatial sizes / 4" if args.quick else "")
     )
-    rows: list[Row] = []
+    rows: list[Comparison] = []
     for name in args.only or list(SECTIONS):
         rows += SECTIONS[name](args)
-    print(format_table(rows, args.markdown))
+    print(table(rows, args.markdown))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 from mri_recon.data import SliceDataset, UnetDataTransform, create_mask
+from mri_recon.report import format_table
 
 MIB = 1024 * 1024
 
@@ -100,11 +101,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data or simulated_data(Path(tmp))
         result = measure(data, args.slices, args.workers, args.warmup)
-    print("| slices read | workers | memory after warm-up | at the end | peak | growth |")
-    print("|---|---|---|---|---|---|")
-    print(f"| {args.slices} (of {result['dataset_slices']}) | {args.workers} | "
-          f"{result['warm']:.0f} MiB | {result['end']:.0f} MiB | {result['peak']:.0f} MiB | "
-          f"{100 * result['growth']:+.1f}% |")  # fmt: skip
+    header = ["slices read", "workers", "memory after warm-up", "at the end", "peak", "growth"]
+    row = [f"{args.slices} (of {result['dataset_slices']})", args.workers,
+           *(f"{result[key]:.0f} MiB" for key in ("warm", "end", "peak")),
+           f"{100 * result['growth']:+.1f}%"]  # fmt: skip
+    print(format_table(header, [row], left=0, markdown=True))
 
 
 if __name__ == "__main__":

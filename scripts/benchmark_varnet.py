@@ -25,14 +25,16 @@ It prints a Markdown table, the form of docs/benchmarks.md.
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
-import time
 
 import torch
 
+from mri_recon.benchmark import timing
 from mri_recon.models import VarNet
 from mri_recon.optim import Adam
+from mri_recon.report import format_table
 
 MODES = ("train", "train-checkpointed", "inference")
 MIB = 1024 * 1024
@@ -87,10 +89,7 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
 
     before = rss_bytes()
     step()  # warm-up (and the optimizer's state)
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    seconds = (time.perf_counter() - start) / args.steps
+    seconds = statistics.median(timing.seconds(step) for _ in range(args.steps))
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated() / MIB
         return {"seconds": seconds, "peak_mib": peak, "above_mib": peak}
@@ -99,22 +98,20 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
 
 
 def table(args: argparse.Namespace, rows: dict[str, dict[str, float]]) -> str:
-    """The results as a Markdown table."""
-    memory = "peak GPU memory" if args.device == "cuda" else "peak RSS | peak above start"
+    """The results as a Markdown table under a line saying what was measured."""
+    gpu = args.device == "cuda"
+    memory = ["peak GPU memory"] if gpu else ["peak RSS", "peak above start"]
     name = "fastmri.models.VarNet" if args.reference else f"VarNet ({args.impl} layers)"
-    lines = [
-        f"{name}, {args.cascades} cascades, {args.coils} coils, "
-        f"{args.height} x {args.width}, batch 1, {args.device}, {torch.get_num_threads()} threads",
-        "",
-        f"| mode | s / slice | {memory} |",
-        "|---|---:|---:|" + ("" if args.device == "cuda" else "---:|"),
+    title = (
+        f"{name}, {args.cascades} cascades, {args.coils} coils, {args.height} x {args.width}, "
+        f"batch 1, {args.device}, {torch.get_num_threads()} threads, median of {args.steps}"
+    )
+    cells = [
+        [mode, f"{row['seconds']:.2f}", f"{row['peak_mib'] / 1024:.2f} GiB"]
+        + ([] if gpu else [f"{row['above_mib'] / 1024:.2f} GiB"])
+        for mode, row in rows.items()
     ]
-    for mode, row in rows.items():
-        cells = [mode, f"{row['seconds']:.2f}", f"{row['peak_mib'] / 1024:.2f} GiB"]
-        if args.device != "cuda":
-            cells.append(f"{row['above_mib'] / 1024:.2f} GiB")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return title + "\n\n" + format_table(["mode", "s / slice", *memory], cells, markdown=True)
 
 
 def main() -> None:

@@ -1,25 +1,16 @@
-"""Small simulated fastMRI datasets shared by the training, reconstruction and CLI tests."""
+"""The fixtures every test folder shares: small simulated fastMRI datasets (built once per
+session), a tiny trained checkpoint, one torch thread for the tests that ask for it, and one
+inductor cache for the session's compilations (not the user's)."""
 
+import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
-from data_prep.config import SimulationConfig
 from data_prep.simulate import simulate_dataset
-
-# 32 x 32 brain-like phantoms, 4 coils: 6 train, 2 val, 2 test volumes (4x and 8x) of 3 slices.
-SMALL_MULTICOIL = SimulationConfig(
-    source="phantom",
-    challenge="multicoil",
-    coils=4,
-    recon_size=32,
-    num_volumes=10,
-    slices_per_volume=3,
-    val_fraction=0.2,
-    test_fraction=0.2,
-    noise_level=0.01,
-    seed=11,
-)
+from tests.helpers import SMALL_MULTICOIL, TINY_FIT, fit_args, run_cli
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +19,40 @@ def small_multicoil(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("small_multicoil")
     simulate_dataset(SMALL_MULTICOIL, root, progress=False)
     return root
+
+
+@pytest.fixture(scope="session")
+def small_singlecoil(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Like ``small_multicoil`` for the singlecoil challenge."""
+    root = tmp_path_factory.mktemp("small_singlecoil")
+    config = replace(SMALL_MULTICOIL, challenge="singlecoil", coils=None)
+    simulate_dataset(config, root, progress=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory, small_multicoil: Path) -> Path:
+    """``last.ckpt`` of one epoch of ``configs/demo.yaml`` (4 channels) on ``small_multicoil``."""
+    root = tmp_path_factory.mktemp("tiny_fit")
+    folder = root / "checkpoints"
+    overrides = (*TINY_FIT, "--checkpoint.dirpath", str(folder))
+    run_cli(*fit_args("demo", small_multicoil, root, *overrides))
+    return folder / "last.ckpt"
+
+
+@pytest.fixture
+def one_thread():
+    """Run on one thread: for tiny nets a shared CI machine thrashes with two (the optimizer and
+    study tests use it for all their tests)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def inductor_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """torch.compile's kernels of this session (and its subprocesses), compiled once each."""
+    folder = tmp_path_factory.mktemp("inductor")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder)
+    return folder

@@ -4,9 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark_memory.py"
 
 
+@pytest.mark.slow
 def test_a_short_run_prints_its_table_row(small_multicoil: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--data", str(small_multicoil / "multicoil_train"),

@@ -1,15 +1,16 @@
 """``mri-recon check-data``: one line per problem in a folder of real files, a summary, exit 1."""
 
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 
 from data_prep.simulate import simulate_dataset
-from tests.conftest import SMALL_MULTICOIL
-from tests.recon_fixtures import copy_folder, run_main
+from tests.helpers import SMALL_MULTICOIL, copy_folder, run_main
 
 
 def edit(path: Path, key: str, change) -> None:
@@ -50,6 +51,8 @@ def test_every_problem_gets_one_line(small_multicoil: Path, tmp_path: Path, caps
     (folder / f"._{files[5].name}").write_bytes(b"\x00\x05\x16\x07")
     (folder / "copy.H5").write_bytes(files[5].read_bytes())
     (folder / "gone.h5").symlink_to(tmp_path / "elsewhere.h5")
+    (folder / "nested.h5").mkdir()
+    os.mkfifo(folder / "pipe.h5")  # never opened: a read would wait for a writer forever
     other = tmp_path / "other"
     simulate_dataset(replace(SMALL_MULTICOIL, recon_size=16, num_volumes=1, val_fraction=0,
                              test_fraction=0), other, progress=False)  # fmt: skip
@@ -69,6 +72,8 @@ def test_every_problem_gets_one_line(small_multicoil: Path, tmp_path: Path, caps
         f"{folder / ('._' + files[5].name)}: macOS metadata file (not data), ignored",
         f"{folder / 'copy.H5'}: only .h5 files are read; rename it to read it",
         f"{folder / 'gone.h5'}: broken symbolic link to {tmp_path / 'elsewhere.h5'}",
+        f"{folder / 'nested.h5'}: a folder, not a file, ignored",
+        f"{folder / 'pipe.h5'}: not a regular file (a pipe or a device), ignored",
     ]
     for line in expected:
         assert line in lines, line
@@ -85,3 +90,11 @@ def test_mask_settings_are_checked_against_each_width(small_multicoil: Path, cap
     assert code == 1
     problems = [line for line in stdout.splitlines() if "center_fractions" in line]
     assert len(problems) == 2 and "32 columns wide (this file)" in problems[0]
+
+
+def test_help_speaks_of_the_checks_it_makes(capsys) -> None:
+    """check-data takes no checkpoint: its mask options say what they are checked against."""
+    with pytest.raises(SystemExit):
+        run_main(capsys, "check-data", "--help")
+    text = capsys.readouterr().out
+    assert "check against each k-space width" in text and "checkpoint" not in text

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from mri_recon.commands.demo import DemoResult, run_demo, summary_text
-from tests.conftest import SMALL_MULTICOIL
+from tests.dicom_checks import read_series
+from tests.helpers import SMALL_MULTICOIL
 
 SHRINK = ("--model.net.init_args.chans", "4", "--trainer.max_epochs", "1",
           "--data.num_workers", "0", "--trainer.enable_progress_bar", "false")  # fmt: skip
@@ -30,6 +31,7 @@ def unet_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoResul
 
 
 @pytest.mark.slow
+@pytest.mark.precision
 def test_demo_writes_everything_and_reuses_a_finished_run(unet_demo: tuple[Path, DemoResult]):
     out, result = unet_demo
     assert (out / "checkpoints" / "last.ckpt").is_file() and result.checkpoint.is_file()
@@ -52,6 +54,22 @@ def test_demo_writes_everything_and_reuses_a_finished_run(unet_demo: tuple[Path,
     again = run_demo(out, data_config=CONFIG, fit_overrides=SHRINK)
     assert (out / "checkpoints" / "last.ckpt").stat().st_mtime_ns == stamp  # not retrained
     assert again.report.volumes == result.report.volumes
+
+
+@pytest.mark.slow
+def test_demo_dicom_writes_a_series_beside_each_reconstruction(
+    unet_demo: tuple[Path, DemoResult],
+):
+    out, result = unet_demo
+    again = run_demo(out, data_config=CONFIG, fit_overrides=SHRINK, dicom=True)  # not retrained
+    outputs = sorted(again.reconstructions.glob("*.h5"))
+    assert outputs and len(list(again.reconstructions.glob("*_dicom"))) == len(outputs)
+    for output in outputs:
+        images, restored = read_series(again.reconstructions / f"{output.stem}_dicom")
+        with h5py.File(output, "r") as hf:
+            reconstruction = hf["reconstruction"][()]
+        assert abs(restored - reconstruction).max() <= 1e-4 * reconstruction.max()
+        assert images[0].SeriesDescription == f"U-Net {result.checkpoint.name}"
 
 
 @pytest.mark.slow

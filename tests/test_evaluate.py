@@ -16,7 +16,7 @@ from mri_recon.data.io import ForeignFileError
 from mri_recon.data.marks import writer_mark
 from mri_recon.evaluation import PREDICTION, evaluate_folders, square_crop
 from mri_recon.report import Report, VolumeScores, format_report, write_report
-from tests.recon_fixtures import read_csv
+from tests.helpers import read_csv
 
 TARGET_SHAPE = (3, 41, 32)  # taller than wide: fastmri crops the rows to a 32x32 square
 PRED_SHAPE = (3, 45, 37)  # odd margins: checks the crop offsets

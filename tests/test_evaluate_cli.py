@@ -17,7 +17,7 @@ from fastmri.data.subsample import RandomMaskFunc
 from PIL import Image
 
 from mri_recon.cli import main
-from tests.recon_fixtures import (
+from tests.helpers import (
     copy_folder,
     error_line,
     read_csv,
@@ -25,8 +25,6 @@ from tests.recon_fixtures import (
     run_main,
     zero_filled_by_fastmri,
 )
-
-pytest_plugins = ("tests.recon_fixtures",)
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "evaluate.py"
 CENTER_FRACTIONS = {4: 0.08, 8: 0.04}

@@ -9,9 +9,7 @@ from pathlib import Path
 import h5py
 import pytest
 
-from tests.recon_fixtures import error_line, run_main
-
-pytest_plugins = ("tests.recon_fixtures",)
+from tests.helpers import error_line, run_main
 
 
 def header_of_another_scan(path: Path) -> str:

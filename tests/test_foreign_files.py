@@ -13,9 +13,7 @@ import pytest
 import torch
 
 from data_prep.cli import main as data_prep_main
-from tests.recon_fixtures import error_line, run_main
-
-pytest_plugins = ("tests.recon_fixtures",)
+from tests.helpers import error_line, run_main
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

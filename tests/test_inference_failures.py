@@ -14,9 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.recon_fixtures import copy_folder, error_line, read_volume, run_main
-
-pytest_plugins = ("tests.recon_fixtures",)
+from tests.helpers import copy_folder, error_line, read_volume, run_main
 
 
 def poison(path: Path, key: str, index: tuple) -> None:
@@ -118,7 +116,11 @@ def test_evaluate_folders_exit_status(small_multicoil: Path, tmp_path: Path, cap
     write_prediction(preds, first.name, target.astype(np.complex64))  # no volume left to score
     code, stdout, _ = run_main(capsys, *args, "--skip-bad-files")
     assert code == 1 and "no volumes evaluated" in stdout
-    assert "prediction has dtype complex64, not real numbers" in stdout
+    assert "prediction has dtype complex64, not real floating-point numbers" in stdout
+    write_prediction(preds, first.name, (target * 1000).astype(np.int16))  # rounded elsewhere
+    code, stdout, _ = run_main(capsys, *args)
+    assert code == 1 and "no volumes evaluated" in stdout
+    assert f"  {first.name}: prediction has dtype int16, not real floating-point" in stdout
 
 
 def test_hdf5_errors_name_the_file(

@@ -1,5 +1,6 @@
 """``mri-recon reconstruct`` end to end: outputs, oracles, masks, resume, extras and errors."""
 
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -19,8 +20,8 @@ from mri_recon.cli import main
 from mri_recon.data.unet_transform import UnetDataTransform
 from mri_recon.metrics import ssim
 from mri_recon.models.checkpoint import load_checkpoint
-from tests.conftest import SMALL_MULTICOIL
-from tests.recon_fixtures import (
+from tests.helpers import (
+    SMALL_MULTICOIL,
     copy_folder,
     error_line,
     read_volume,
@@ -28,8 +29,6 @@ from tests.recon_fixtures import (
     temp_files,
     zero_filled_by_fastmri,
 )
-
-pytest_plugins = ("tests.recon_fixtures",)
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "reconstruct.py"
 
@@ -58,6 +57,7 @@ def val_default(tiny_checkpoint: Path, small_multicoil: Path, tmp_path_factory) 
     return out
 
 
+@pytest.mark.precision
 def test_one_float32_volume_per_test_file_at_target_size(
     tiny_checkpoint: Path, small_multicoil: Path, tmp_path: Path, capsys
 ) -> None:
@@ -318,6 +318,7 @@ def test_output_inside_the_data_folder_is_refused(
     assert sorted(p.name for p in data.iterdir()) == before
 
 
+@pytest.mark.slow
 def test_script_runs_the_command(small_multicoil: Path, tmp_path: Path) -> None:
     data, out = small_multicoil / "multicoil_test", tmp_path / "out"
     command = [sys.executable, str(SCRIPT), "--zero-filled", "--data-path", str(data)]
@@ -329,17 +330,21 @@ def test_script_runs_the_command(small_multicoil: Path, tmp_path: Path) -> None:
     assert names(out) == names(data)
 
 
-def test_an_image_too_small_for_the_network_names_the_file(
-    tiny_checkpoint: Path, tmp_path: Path, capsys
+def test_an_image_too_small_for_the_network_names_the_file_or_is_skipped(
+    tiny_checkpoint: Path, small_multicoil: Path, tmp_path: Path, capsys
 ) -> None:
     config = replace(SMALL_MULTICOIL, recon_size=16, num_volumes=3, val_fraction=0.34,
                      test_fraction=0.0)  # fmt: skip
     simulate_dataset(config, tmp_path / "tiny", progress=False)
     data = tmp_path / "tiny" / "multicoil_val"
-    code, _, err = run_main(capsys, "reconstruct", "--checkpoint", tiny_checkpoint,
-                            "--data-path", data, "--output-path", tmp_path / "out")  # fmt: skip
-    assert code == 2
-    (name,) = names(data)
-    last = err.strip().splitlines()[-1]  # after the progress bar's line
-    assert last.startswith(f"mri-recon reconstruct: error: {name}: Unet: image")
-    assert not any((tmp_path / "out").glob("*.h5"))
+    (small,) = data.glob("*.h5")  # a simulated 16 x 16 volume
+    shutil.copy(sorted((small_multicoil / "multicoil_val").glob("*.h5"))[0], data)
+    args = ("reconstruct", "--checkpoint", tiny_checkpoint, "--data-path", data,
+            "--output-path", tmp_path / "out")  # fmt: skip
+    code, stdout, err = run_main(capsys, *args)
+    line = error_line(err, "reconstruct")  # before any work: no progress bar, no output
+    assert code == 2 and line.startswith(f"mri-recon reconstruct: error: {small}: Unet: image")
+    assert not (tmp_path / "out").exists()
+    code, stdout, err = run_main(capsys, *args, "--skip-bad-files")
+    assert code == 0 and "wrote 1 reconstruction" in stdout
+    assert f"skipped 1 bad input file(s):\n  {small}: Unet: image" in stdout

@@ -40,8 +40,14 @@ class Competitor:
     """A process running torch matrix products until stopped (a context manager)."""
 
     def __enter__(self) -> Competitor:
+        # Its own session: a Ctrl-C meant for the benchmark does not reach it (the benchmark
+        # stops it), and it has nothing to say on stderr.
         self.process = subprocess.Popen(
-            [sys.executable, "-c", COMPETITOR], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", COMPETITOR],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
         )
         self.process.stdout.readline()  # torch imported, products running
         time.sleep(0.5)

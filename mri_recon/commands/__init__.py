@@ -8,4 +8,4 @@ the work imports what it needs when it runs.
 """
 
 # The modules of this package, in --help order (a module name's "_" is the command's "-").
-COMMANDS = ("reconstruct", "evaluate", "check_data", "demo", "study", "benchmark")
+COMMANDS = ("reconstruct", "evaluate", "import_weights", "check_data", "demo", "study", "benchmark")

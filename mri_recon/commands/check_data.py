@@ -5,7 +5,8 @@ split by split): every file's structure, every slice's values (NaN, inf), header
 arrays, mask settings against each k-space width (when given), one challenge per folder, and the
 image sizes the folder mixes, which decide the batch sizes it allows. One line per problem, a
 summary per folder and overall; exit status 1 when anything is wrong. Files are read one slice at
-a time, so folders of any size fit in memory.
+a time, so folders of any size fit in memory. ISMRMRD raw scans are checked as the fastMRI files
+they convert to; one that cannot be converted is a problem, with the reason.
 """
 
 import argparse
@@ -21,21 +22,31 @@ from mri_recon.options import MaskOptions, MaskSettings, add_options, from_optio
 if TYPE_CHECKING:
     from tqdm import tqdm
 
+# The mask options here say what to check each file's k-space width against (no checkpoint).
+MASK_HELPS = {
+    "mask_type": "mask type to check against each k-space width (default: random when "
+    "--accelerations is given; no mask check without it)",
+    "accelerations": "undersampling factors to check against each k-space width",
+    "center_fractions": "fully sampled centre fraction per acceleration (default: 0.08 for 4x, "
+    "0.04 for 8x)",
+}
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds ``check-data`` and its options."""
     parser = subparsers.add_parser(
         "check-data",
         help="check data folders completely before a long run",
-        description="Check every file and slice of fastMRI data folders: structure, NaN and "
-        "infinite values, header sizes, mask settings against each width, one challenge and "
-        "the image sizes per folder. Exit status 1 when a problem is found.",
+        description="Check every file and slice of fastMRI data folders (or of ISMRMRD raw "
+        "scans, checked as the fastMRI files they convert to): structure, NaN and infinite "
+        "values, header sizes, mask settings against each width, one challenge and the image "
+        "sizes per folder. Exit status 1 when a problem is found.",
     )
     parser.add_argument("folders", type=Path, nargs="+", metavar="DIR", help="data folders")
     parser.add_argument(
         "--challenge", choices=CHALLENGES, help="default: each folder's, from its first file"
     )
-    add_options(parser, MaskOptions)
+    add_options(parser, MaskOptions, helps=MASK_HELPS)
     parser.set_defaults(run=run)
 
 

@@ -5,7 +5,9 @@
    ``checkpoints/last.ckpt`` when a run was cut short; a finished run is reused),
 3. reconstruct the test split with the best checkpoint into fastMRI submission files, and score
    the network and the zero-filled input against the held-out truth per acceleration:
-   ``report.json`` and one comparison figure per test volume. The VarNet demo also scores the
+   ``report.json`` and one comparison figure per test volume (and with ``--dicom`` a DICOM
+   series per test volume beside its reconstruction, ``reconstructions/<name>_dicom/``). The
+   VarNet demo also scores the
    U-Net demo's best checkpoint when that demo has run, so the table and figures show
    zero-filled, U-Net and VarNet side by side.
 
@@ -53,12 +55,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the network to train: unet (configs/demo.yaml) or varnet (configs/varnet_demo.yaml, "
         "into OUTPUT_DIR/varnet, compared with the U-Net when its demo has run; default: unet)",
     )
+    parser.add_argument(
+        "--dicom",
+        action="store_true",
+        help="also write each test volume's reconstruction as a DICOM series, "
+        "reconstructions/<name>_dicom/",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Runs the demo and prints its table; exit status 1 when a test volume failed."""
-    result = run_demo(args.output_dir, overwrite=args.overwrite, model=args.model)
+    result = run_demo(args.output_dir, overwrite=args.overwrite, model=args.model, dicom=args.dicom)
     print(summary_text(result))
     return 1 if result.report.failures else 0
 
@@ -103,9 +111,9 @@ def train(
 
 def best_checkpoint(last: Path) -> Path:
     """The best-``val/ssim`` checkpoint that ``last`` records (``last`` itself if none)."""
-    import torch
+    from mri_recon.models.checkpoint import read_checkpoint_file
 
-    state = torch.load(last, map_location="cpu", weights_only=True)
+    state = read_checkpoint_file(last)
     for callback in state.get("callbacks", {}).values():  # the checkpoint callback's state
         if callback.get("best_model_path"):
             best = last.parent / Path(callback["best_model_path"]).name
@@ -114,10 +122,13 @@ def best_checkpoint(last: Path) -> Path:
     return last
 
 
-def check_outputs(output_dir: Path, run_dir: Path, data_config: Any, overwrite: bool) -> None:
+def check_outputs(
+    output_dir: Path, run_dir: Path, data_config: Any, overwrite: bool, dicom: bool = False
+) -> None:
     """Checks, before any work, every file the demo may replace or delete: the run's report,
-    reconstructions and figures, and (to retrain) its checkpoints; the dataset's files are
-    checked by ``data_prep``. Anything there that mri-recon did not write stops the demo.
+    reconstructions, DICOM series (with ``dicom``) and figures, and (to retrain) its
+    checkpoints; the dataset's files are checked by ``data_prep``. Anything there that mri-recon
+    did not write stops the demo.
 
     Raises:
         ForeignFileError: naming the first such file.
@@ -125,6 +136,7 @@ def check_outputs(output_dir: Path, run_dir: Path, data_config: Any, overwrite: 
     from data_prep.simulate import test_volumes
     from mri_recon.data.io import check_output_folder, check_owned
     from mri_recon.data.marks import CHECKPOINT
+    from mri_recon.dicom import DICOM, series_folder
     from mri_recon.figures import FIGURE
     from mri_recon.inference.comparison import figure_path
     from mri_recon.inference.submission import RECONSTRUCTION
@@ -134,21 +146,25 @@ def check_outputs(output_dir: Path, run_dir: Path, data_config: Any, overwrite: 
     tests = test_volumes(data_config)
     figures = [figure_path(run_dir / "figures", name, acc) for name, acc in tests.items()]
     check_owned(figures, FIGURE, "output-dir")
-    check_owned(
-        [run_dir / "reconstructions" / name for name in tests], RECONSTRUCTION, "output-dir"
-    )
+    reconstructions = [run_dir / "reconstructions" / name for name in tests]
+    check_owned(reconstructions, RECONSTRUCTION, "output-dir")
+    if dicom:
+        check_owned([series_folder(path) for path in reconstructions], DICOM, "output-dir")
     check_owned([run_dir / "report.json"], REPORT, "output-dir")
     if overwrite:
         check_owned((run_dir / "checkpoints").glob("*.ckpt"), CHECKPOINT, "output-dir")
 
 
-def score_test_split(data: Path, checkpoints: Sequence[Path], output_dir: Path) -> "Report":
-    """Reconstructs the test split with the last of ``checkpoints`` into ``reconstructions/`` and
-    scores each checkpoint's network and the zero-filled input against the held-out truth, with
-    a figure per volume in ``figures/``."""
+def score_test_split(
+    data: Path, checkpoints: Sequence[Path], output_dir: Path, dicom: bool = False
+) -> "Report":
+    """Reconstructs the test split with the last of ``checkpoints`` into ``reconstructions/``
+    (with ``dicom``, also as DICOM series) and scores each checkpoint's network and the
+    zero-filled input against the held-out truth, with a figure per volume in ``figures/``."""
     from data_prep.simulate import TRUTH_SPLIT
     from mri_recon.data.fastmri_format import split_dir
     from mri_recon.data.file_check import open_volume
+    from mri_recon.dicom import SeriesLabel
     from mri_recon.inference.comparison import (
         Truth,
         compare_with_zero_filled,
@@ -164,10 +180,11 @@ def score_test_split(data: Path, checkpoints: Sequence[Path], output_dir: Path) 
     info = {f"checkpoint {name}": str(run.checkpoint.path) for name, run in zip(names, runs)}
     report = comparison_report(names, **info)
     submissions = SubmissionSummary(output_dir / "reconstructions")
+    label = SeriesLabel(names[-1], runs[-1].checkpoint.path) if dicom else None
 
     def save(name: str, volume: "VolumeResult") -> None:
         if name == names[-1]:
-            save_submission(volume, submissions, test / volume.fname)
+            save_submission(volume, submissions, test / volume.fname, dicom=label)
 
     def truth(fname: str) -> Truth:
         target, acquisition = read_target(truth_dir / fname, CHALLENGE)
@@ -186,6 +203,7 @@ def run_demo(
     data_config: Any = None,
     fit_overrides: Sequence[str] = (),
     model: str = "unet",
+    dicom: bool = False,
 ) -> DemoResult:
     """Runs the three steps; ``overwrite`` rebuilds the data and retrains from scratch.
 
@@ -196,6 +214,7 @@ def run_demo(
             (tests use a smaller one); ``None`` is the demo's.
         fit_overrides: extra ``mri-recon fit`` arguments (tests shrink the training with them).
         model: ``unet`` or ``varnet``, the network to train (``RUNS``).
+        dicom: also write each test volume's reconstruction as a DICOM series.
     """
     from data_prep.demo import DEMO_CONFIG, build_demo_dataset
     from mri_recon.report import write_report
@@ -205,7 +224,7 @@ def run_demo(
     recipe, folder = RUNS[model]
     output_dir, data_config = Path(output_dir), data_config or DEMO_CONFIG
     data, run_dir = output_dir / "data", output_dir / folder
-    check_outputs(output_dir, run_dir, data_config, overwrite)
+    check_outputs(output_dir, run_dir, data_config, overwrite, dicom)
     print(f"mri-recon demo: [1/3] demo dataset in {data}", flush=True)
     print(build_demo_dataset(data, overwrite=overwrite, config=data_config), flush=True)
     print(f"mri-recon demo: [2/3] training the {recipe!r} recipe", flush=True)
@@ -219,7 +238,7 @@ def run_demo(
         + " and ".join(str(path) for path in checkpoints),
         flush=True,
     )
-    report = score_test_split(data, checkpoints, run_dir)
+    report = score_test_split(data, checkpoints, run_dir, dicom)
     report_path = write_report(report, run_dir / "report.json", overwrite=True)
     reconstructions, figures = run_dir / "reconstructions", run_dir / "figures"
     return DemoResult(checkpoint, reconstructions, report_path, figures, report)

@@ -10,6 +10,7 @@ Workers persist across epochs; on a GPU batches go through pinned memory and, wi
 """
 
 import os
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -72,6 +73,33 @@ def collate_samples(
             "use --data.batch_size 1 for data of mixed sizes"
         )
     return default_collate(samples)
+
+
+def check_one_size(dataset: SliceDataset, split: str, image_only: bool) -> None:
+    """Refuses, before any batch, a split whose files would give samples of several sizes: a
+    batch of more than one slice needs one size (fastMRI's brain data mixes widths).
+
+    Args:
+        dataset: the split's dataset.
+        split: its name, for the message.
+        image_only: only the image size must agree (U-Net samples); otherwise the whole k-space
+            shape too (VarNet samples, k-space batches transformed on the device).
+
+    Raises:
+        ValueError: naming ``batch_size``, the sizes and how many files have each.
+    """
+    sizes: Counter = Counter()
+    for file, image in dataset.sample_sizes().items():
+        sizes[image if image_only else (*dataset.layouts[file].kspace_shape[1:], *image)] += 1
+    if len(sizes) > 1:
+        listed = ", ".join(
+            f"{'x'.join(map(str, size))} ({count} file{'s' * (count > 1)})"
+            for size, count in sorted(sizes.items())
+        )
+        raise ValueError(
+            f"batch_size: the {split} split mixes sample sizes {listed}; use --data.batch_size 1 "
+            "for data of mixed sizes"
+        )
 
 
 class FastMriDataModule(pl.LightningDataModule):
@@ -174,6 +202,14 @@ class FastMriDataModule(pl.LightningDataModule):
         )
         widths = dataset.unmasked_widths()
         check_mask_widths(hp.mask_type, hp.center_fractions, hp.accelerations, widths)
+        module = self.trainer.lightning_module if self.trainer is not None else None
+        unusable = getattr(module, "unusable_files", None)  # ReconModule knows its network's
+        if unusable is not None:
+            dataset.leave_out(unusable(dataset))
+        if hp.batch_size > 1:
+            check_one_size(
+                dataset, split, image_only=isinstance(dataset.transform, UnetDataTransform)
+            )
         return dataset
 
     def _transform(self, mask_func: MaskFunc, use_seed: bool) -> Callable:

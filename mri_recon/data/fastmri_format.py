@@ -1,6 +1,7 @@
 """The fastMRI file layout: challenge names, split folders, HDF5 keys and the ISMRMRD namespace.
 
-One place for the names that the data layer reads and the simulator writes.
+One place for the names that the data layer reads and the simulator and the ISMRMRD conversion
+write.
 """
 
 from pathlib import Path
@@ -16,6 +17,11 @@ HEADER_KEY = "ismrmrd_header"
 RECONSTRUCTION_KEY = "reconstruction"  # fastMRI's submission files
 ESC_KEY = "reconstruction_esc"  # singlecoil targets (emulated single coil)
 RSS_KEY = "reconstruction_rss"  # multicoil targets (root sum of squares)
+# Files converted from ISMRMRD raw data: (slices, 12) float32 per slice, the position (mm) and the
+# read, phase and slice directions of its first acquisition, in ISMRMRD's patient coordinates
+# (mri_recon.data.ismrmrd). Readers that do not place images ignore it.
+SLICE_GEOMETRY_KEY = "slice_geometry"
+RAW_GROUP = "dataset"  # the HDF5 group of an ISMRMRD raw file (header and acquisitions)
 
 # fastMRI's pairing of acceleration and centre fraction (4x with 8% of the centre lines, 8x with
 # 4%): the default wherever only accelerations are given.

@@ -1,5 +1,9 @@
 """Validating one fastMRI HDF5 file and reading the metadata its slices share.
 
+``open_volume`` is the one place a data file is opened: an ISMRMRD raw file (detected by its
+content) is handed to ``mri_recon.data.ismrmrd_memory`` and read as the fastMRI file it converts
+to, so every check and loader reads raw scans too.
+
 Every check of a file's structure runs once here, when the dataset index is built, for every
 loader and command alike (``fit``, ``reconstruct``, ``evaluate``, ``check-data``): the arrays'
 types and shapes, the header's sizes against the arrays (a slice read would otherwise trip over
@@ -20,6 +24,8 @@ import numpy as np
 
 from mri_recon.data.fastmri_format import HEADER_KEY, KSPACE_KEY, MASK_KEY, target_key
 from mri_recon.data.header import parse_header
+from mri_recon.data.ismrmrd_memory import cached_conversion, convert_in_memory
+from mri_recon.data.ismrmrd_read import IsmrmrdError, is_raw_scan
 
 KSPACE_LAYOUTS = {
     "singlecoil": "(slices, rows, cols)",
@@ -52,21 +58,43 @@ class BadFileError(ValueError):
 
 
 @contextmanager
+def _errors_named(path: Path) -> Iterator[None]:
+    """h5py's read errors (which do not name the file) as ``BadFileError`` naming it."""
+    try:
+        yield
+    except (OSError, KeyError) as err:
+        raise BadFileError(path, f"cannot be read ({err})") from err
+
+
+@contextmanager
 def open_volume(path: str | Path) -> Iterator[h5py.File]:
-    """Opens an HDF5 file for reading; failures to open or read it raise ``BadFileError`` naming
-    the file (h5py's own messages do not)."""
+    """Opens a data file for reading; failures to open or read it raise ``BadFileError`` naming
+    the file (h5py's own messages do not).
+
+    An ISMRMRD raw file is read as the fastMRI file it converts to (in memory, cached), and a
+    file that cannot be converted raises ``BadFileError`` with the reason.
+    """
     path = Path(path)
     if path.is_symlink() and not path.exists():
         raise BadFileError(path, f"broken symbolic link to {path.readlink()}")
-    try:
-        hf = h5py.File(path, "r")
-    except OSError as err:
-        raise BadFileError(path, f"not a readable HDF5 file ({err})") from err
-    with hf:
+    converted = cached_conversion(path)
+    if converted is None:
         try:
-            yield hf
-        except (OSError, KeyError) as err:
-            raise BadFileError(path, f"cannot be read ({err})") from err
+            hf = h5py.File(path, "r")
+        except OSError as err:
+            raise BadFileError(path, f"not a readable HDF5 file ({err})") from err
+        with hf:
+            if not is_raw_scan(hf):
+                with _errors_named(path):
+                    yield hf
+                return
+            try:
+                with _errors_named(path):
+                    converted = convert_in_memory(path, hf)
+            except IsmrmrdError as err:
+                raise BadFileError(path, f"ISMRMRD: {err}") from err
+    with _errors_named(path):
+        yield converted
 
 
 def _dataset(hf: h5py.File, key: str) -> h5py.Dataset | None:

@@ -15,12 +15,17 @@ OTHER_HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5")  # compared in lower case
 
 def ignored_files(folder: Path) -> list[str]:
     """``"<file>: <why>"`` for each file of ``folder`` that looks like data but is not read:
-    other HDF5 suffixes (``.H5``, ``.hdf5``) and hidden ``.h5`` files such as macOS's ``._*``."""
+    other HDF5 suffixes (``.H5``, ``.hdf5``), hidden ``.h5`` files such as macOS's ``._*``, and
+    folders, pipes or devices named like data (never opened: a pipe would block the reader)."""
     ignored = []
     for path in sorted(folder.iterdir()):
-        if path.suffix.lower() not in OTHER_HDF5_SUFFIXES or path.is_dir():
+        if path.suffix.lower() not in OTHER_HDF5_SUFFIXES:
             continue
-        if path.name.startswith("._"):
+        if path.is_dir():
+            ignored.append(f"{path}: a folder, not a file, ignored")
+        elif path.exists() and not path.is_file():
+            ignored.append(f"{path}: not a regular file (a pipe or a device), ignored")
+        elif path.name.startswith("._"):
             ignored.append(f"{path}: macOS metadata file (not data), ignored")
         elif path.name.startswith("."):
             ignored.append(f"{path}: hidden file, ignored")

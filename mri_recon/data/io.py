@@ -4,7 +4,8 @@
   never sees a half-written file and an interrupted run leaves no output behind. A run killed
   mid-write leaves its hidden temporary file (``.<name>.mri-recon-<host>-<pid>.<random>.tmp``);
   the next write of the same destination removes the leftovers of processes of this host that
-  are gone.
+  are gone. A folder of outputs (a DICOM series) is written the same way as a whole
+  (``atomic_folder``).
 - Marked: every output carries the writer's mark of its kind (``mri_recon.data.marks``).
 - Never over another's file: only an output that carries the mark of the same kind is ever
   replaced (``atomic_path`` refuses anything else, whatever ``overwrite`` says), and every command
@@ -13,6 +14,7 @@
 """
 
 import os
+import shutil
 import socket
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -67,11 +69,9 @@ def _foreign(path: Path, kind: str) -> str | None:
     """Why ``path`` cannot be replaced by a ``kind`` output (``None``: it can)."""
     if path.is_symlink():
         return "is a symbolic link"
-    if path.is_dir():
-        return "is a folder"
-    if not is_ours(path, kind):
-        return f"was not written by {PROGRAM} as a {kind}"
-    return None
+    if is_ours(path, kind):  # a file, or a folder of them (a DICOM series)
+        return None
+    return "is a folder" if path.is_dir() else f"was not written by {PROGRAM} as a {kind}"
 
 
 def check_owned(paths: Iterable[Path], kind: str, argument: str) -> list[Path]:
@@ -156,13 +156,27 @@ def _gone(owner: str) -> bool:
 
 
 def remove_leftovers(path: Path) -> None:
-    """Removes the temporary files of earlier writes of ``path`` by mri-recon processes that have
-    ended (their names say so)."""
+    """Removes the temporary files (or folders) of earlier writes of ``path`` by mri-recon
+    processes that have ended (their names say so)."""
     prefix = f".{path.name}."
     for leftover in path.parent.glob(f"{prefix}{PROGRAM}-*{TEMP_SUFFIX}"):
         owner = leftover.name[len(prefix) :].split(".", 1)[0]
-        if _gone(owner):
+        if not _gone(owner):
+            continue
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
             leftover.unlink(missing_ok=True)
+
+
+def _temporary(path: Path, folder: bool = False) -> Path:
+    """A new temporary file (or folder) beside ``path``, named as ``remove_leftovers`` expects."""
+    prefix = f".{path.name}.{_owner()}."
+    if folder:
+        return Path(tempfile.mkdtemp(prefix=prefix, suffix=TEMP_SUFFIX, dir=path.parent))
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=TEMP_SUFFIX, dir=path.parent)
+    os.close(fd)
+    return Path(name)
 
 
 def _umask() -> int:
@@ -199,10 +213,7 @@ def atomic_path(path: str | Path, kind: str, overwrite: bool = False) -> Iterato
         check_owned([path], kind, "output")
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(path)
-    prefix = f".{path.name}.{_owner()}."
-    fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=TEMP_SUFFIX, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _temporary(path)
     try:
         yield tmp
         if tmp.is_file():  # mkstemp makes 0600 files; give the output the usual permissions
@@ -210,6 +221,44 @@ def atomic_path(path: str | Path, kind: str, overwrite: bool = False) -> Iterato
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_folder(path: str | Path, kind: str, overwrite: bool = False) -> Iterator[Path]:
+    """Yields a temporary folder beside ``path``; puts it in ``path``'s place on success.
+
+    The caller fills it with files marked as ``kind`` outputs (so that the folder is one, see
+    ``mri_recon.data.marks``). A new ``path`` appears whole, by one rename. An existing one (of
+    mri-recon's, and only with ``overwrite``) is first renamed to a temporary name, then the new
+    folder takes its place and the old one is deleted: readers see the old folder, briefly none,
+    then the new one, never a mixture; a run killed in between leaves temporary folders that the
+    next write of ``path`` removes.
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is false.
+        ForeignFileError: ``path`` exists and is not a ``kind`` output of mri-recon's.
+    """
+    path = Path(path)
+    if _exists(path):
+        if not overwrite:
+            raise FileExistsError(f"{path}: already exists (pass overwrite to replace it)")
+        check_owned([path], kind, "output")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(path)
+    tmp = _temporary(path, folder=True)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders
+        if _exists(path):
+            old = _temporary(path, folder=True)
+            os.replace(path, old)  # onto the new empty folder
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

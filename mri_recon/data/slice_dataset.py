@@ -22,11 +22,17 @@ import torch
 from fastmri.data.mri_data import FastMRIRawDataSample
 
 from mri_recon.data.fastmri_format import KSPACE_KEY, MASK_KEY, check_challenge, target_key
-from mri_recon.data.file_check import BadFileError, FileLayout, open_volume, read_volume_info
+from mri_recon.data.file_check import (
+    BadFileError,
+    FileLayout,
+    open_volume,
+    output_size,
+    read_volume_info,
+)
 from mri_recon.data.finite import check_finite
 from mri_recon.data.folder import list_volume_files
 from mri_recon.data.index_cache import IndexCache, VolumeInfo, default_cache_file
-from mri_recon.data.skipped import SkipCounter
+from mri_recon.data.skipped import SkippedSlices
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +85,7 @@ class SliceDataset(torch.utils.data.Dataset):
         raw_samples: one ``FastMRIRawDataSample(fname, slice_ind, metadata)`` per slice.
         layouts: the array shapes of each indexed file (``FileLayout``).
         skipped_files: ``"<file>: <problem>"`` for each bad file left out.
-        skipped_slices: counts the slices skipped when read, in every DataLoader worker.
+        skipped_slices: the distinct slices skipped when read, in every DataLoader worker.
 
     Examples:
         A folder with one single-coil volume of two slices, written in fastMRI's layout:
@@ -120,7 +126,6 @@ class SliceDataset(torch.utils.data.Dataset):
         self.skip_bad_files = skip_bad_files
         self.layouts: dict[Path, FileLayout] = {}
         self.skipped_files: list[str] = []
-        self.skipped_slices = SkipCounter()
         cache = None
         if use_dataset_cache:
             cache = IndexCache(dataset_cache_file or default_cache_file(root))
@@ -144,6 +149,7 @@ class SliceDataset(torch.utils.data.Dataset):
             self.raw_samples = [
                 s for s in self.raw_samples if s.metadata["encoding_size"][1] in num_cols
             ]
+        self.skipped_slices = SkippedSlices((s.fname, s.slice_ind) for s in self.raw_samples)
 
     def _index(self, files: list[Path], cache: IndexCache | None) -> list[tuple[Path, VolumeInfo]]:
         """Validated ``(file, (metadata, num_slices, layout))`` of each usable file, via the
@@ -173,6 +179,34 @@ class SliceDataset(torch.utils.data.Dataset):
         logger.info("Indexed %d files (%d read, %d cached)", len(index), num_read, num_cached)
         return index
 
+    def sample_sizes(self) -> dict[Path, tuple[int, int]]:
+        """The (height, width) of the U-Net samples of each indexed file (``output_size``)."""
+        recon_sizes = {sample.fname: sample.metadata["recon_size"] for sample in self.raw_samples}
+        return {
+            file: output_size(layout.kspace_shape[-1], layout.target_shape, recon_sizes[file])
+            for file, layout in self.layouts.items()
+            if file in recon_sizes
+        }
+
+    def leave_out(self, problems: dict[Path, str]) -> None:
+        """Leaves out files found unusable after indexing (e.g. images too small for the
+        network that will read them), as bad files are: ``BadFileError`` for the first, or with
+        ``skip_bad_files`` a warning each and an entry in ``skipped_files``.
+
+        Args:
+            problems: each unusable file and its problem.
+        """
+        for file, problem in problems.items():
+            error = BadFileError(file, problem)
+            if not self.skip_bad_files:
+                raise error
+            warnings.warn(f"skipping bad file {error}", stacklevel=2)
+            self.skipped_files.append(str(error))
+            self.layouts.pop(file, None)
+        self.raw_samples = [s for s in self.raw_samples if s.fname not in problems]
+        if not self.raw_samples:
+            raise ValueError(f"root: no usable files left after skipping {len(problems)}")
+
     def unmasked_widths(self) -> dict[int, Path]:
         """The k-space widths (phase-encode columns) of the indexed files that a mask function
         will undersample (those without a stored mask), each with the first file that has it."""
@@ -193,7 +227,8 @@ class SliceDataset(torch.utils.data.Dataset):
             if not self.skip_bad_files:
                 raise
             warnings.warn(f"skipping bad slice {err}", stacklevel=2)
-            self.skipped_slices.add()
+            sample = self.raw_samples[i]
+            self.skipped_slices.add(sample.fname, sample.slice_ind)
             return None
 
     def load(self, i: int) -> Any:

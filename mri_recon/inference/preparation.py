@@ -3,7 +3,8 @@ the network needs out, with one set of rules and messages for every command.
 
 The rules: the challenge is the one given, else the checkpoint's, else the data's (read from the
 first file's k-space rank); all that are known must agree. Mask settings are the options', else
-the checkpoint's (``MaskOptions.resolve``). The device is CUDA when asked for or available
+the checkpoint's (``MaskOptions.resolve``); fastMRI's published weights record neither, and a
+recipe (``--config``) stands in for them. The device is CUDA when asked for or available
 (``auto``), and the network's precision is resolved for that device (``mri_recon.precision``).
 Errors are ``ValueError``/``FileNotFoundError`` whose one-line message names the command-line
 argument or the file at fault.
@@ -28,6 +29,9 @@ from mri_recon.inference.volumes import (
 from mri_recon.models.checkpoint import ReconCheckpoint, load_checkpoint
 from mri_recon.options import MaskOptions, MaskSettings, RunOptions
 from mri_recon.precision import resolve_precision
+from mri_recon.recipes import read_recipe
+
+MASK_OPTIONS = "--accelerations (and --mask-type, --center-fractions)"
 
 
 def data_files(data_path: Path) -> list[Path]:
@@ -90,6 +94,19 @@ class PreparedRun:
     options: RunOptions
     precision: str = "32"
 
+    @property
+    def mask_advice(self) -> str:
+        """What to give to undersample fully sampled files: the mask options, or for fastMRI
+        weights without a recipe, the recipe they were trained with."""
+        loaded = self.checkpoint
+        if loaded is not None and loaded.published and loaded.recipe is None:
+            example = "varnet" if loaded.net_name == "VarNet" else "unet"
+            return (
+                f"give --config RECIPE (the recipe of {loaded.path.name}, e.g. "
+                f"{example}_knee_multicoil: fastMRI's weights record no masks) or {MASK_OPTIONS}"
+            )
+        return f"give {MASK_OPTIONS}"
+
     def dataset(
         self, names: Iterable[str] | None = None, mask: MaskSettings | None = None
     ) -> SliceDataset:
@@ -108,7 +125,14 @@ class PreparedRun:
         net = self.checkpoint.net if self.checkpoint is not None else None
         batch_size, workers = self.options.batch_size, self.options.num_workers
         return reconstruct_volumes(
-            net, dataset, self.device, batch_size, workers, progress, self.precision
+            net,
+            dataset,
+            self.device,
+            batch_size,
+            workers,
+            progress,
+            self.precision,
+            self.options.compile,
         )
 
 
@@ -118,31 +142,42 @@ def prepare_run(
     challenge: str | None = None,
     mask: MaskOptions | None = None,
     options: RunOptions | None = None,
+    recipe: str | None = None,
 ) -> PreparedRun:
     """Checks the arguments of a run and resolves its challenge, masks and device.
 
     Args:
         data_path: folder of fastMRI ``.h5`` files.
-        checkpoint: an ``mri-recon fit`` checkpoint; ``None`` runs the zero-filled baseline.
+        checkpoint: an ``mri-recon fit`` checkpoint or fastMRI's weights; ``None`` runs the
+            zero-filled baseline.
         challenge: ``singlecoil`` or ``multicoil``; by default the checkpoint's, else the data's.
         mask: mask options (default: none given); gaps are filled from the checkpoint's
             training settings.
         options: batch size, accelerator and workers (default: ``RunOptions()``).
+        recipe: for fastMRI's weights, the recipe (bundled name or YAML file) giving their
+            challenge and masks.
 
     Raises:
         ValueError, FileNotFoundError: a bad argument, named in the one-line message.
     """
     data_path, mask, options = Path(data_path), mask or MaskOptions(), options or RunOptions()
+    if recipe is not None and checkpoint is None:
+        raise ValueError("config: a recipe goes with --checkpoint (fastMRI's published weights)")
     files = data_files(data_path)
-    loaded = load_checkpoint(checkpoint) if checkpoint is not None else None
+    read = read_recipe(recipe) if recipe is not None else None
+    loaded = load_checkpoint(checkpoint, read) if checkpoint is not None else None
     recorded = loaded.data if loaded is not None else None
     trained_on = recorded["challenge"] if recorded else None
     in_data = data_challenge(files, options.skip_bad_files)
-    challenge = check_challenge(challenge) if challenge else trained_on or in_data
+    given, challenge = challenge, check_challenge(challenge) if challenge else trained_on or in_data
     if trained_on and challenge != trained_on:
+        if read is not None:
+            raise ValueError(f"config {recipe}: a recipe for {trained_on} data, not {challenge}")
         raise ValueError(f"checkpoint {checkpoint}: trained on {trained_on} data, not {challenge}")
     if in_data != challenge:
-        raise ValueError(f"data-path: {data_path} holds {in_data} data, not {challenge}")
+        source = f"config {recipe}'s" if read else f"checkpoint {checkpoint}'s"
+        whose = f" ({source})" if trained_on and not given else ""
+        raise ValueError(f"data-path: {data_path} holds {in_data} data, not {challenge}{whose}")
     device = select_device(options.accelerator)
     return PreparedRun(
         data_path=data_path,

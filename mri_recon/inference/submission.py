@@ -3,7 +3,8 @@
 ``fastmri.utils.save_reconstructions`` writes and the leaderboard reads, plus the root attributes
 ``written_by`` (mri-recon's mark) and ``source`` (the input file).
 
-Each file is written atomically, with optional extras beside it (a PNG montage, a NIfTI copy).
+Each file is written atomically, with optional extras beside it (a PNG montage, a NIfTI copy, a
+DICOM series folder, ``<name>_dicom/``, see ``mri_recon.dicom``).
 Before any work every file a run may write is looked at (``plan_outputs``): anything in the way
 that mri-recon did not write as that kind of output stops the run (nothing is touched); its own
 sound outputs are kept (so an interrupted run resumes) unless overwritten; its own unsound ones
@@ -17,16 +18,18 @@ from pathlib import Path
 import numpy as np
 
 from mri_recon.data.fastmri_format import RECONSTRUCTION_KEY
-from mri_recon.data.file_check import BadFileError, open_volume, output_size
+from mri_recon.data.file_check import BadFileError, open_volume
 from mri_recon.data.finite import is_finite
 from mri_recon.data.io import atomic_h5, check_owned
 from mri_recon.data.slice_dataset import SliceDataset
+from mri_recon.dicom import DICOM, SERIES_SUFFIX, SeriesLabel
 from mri_recon.figures import PREVIEW
 from mri_recon.inference.volumes import VolumeResult
 from mri_recon.nifti import NIFTI
 
 RECONSTRUCTION = "reconstruction"  # the kind of output (mark) of submission files
-EXTRAS = {".png": PREVIEW, ".nii.gz": NIFTI}  # suffix -> kind of each optional extra
+# kind of each optional extra -> how its name ends in place of the output's ".h5"
+EXTRAS = {PREVIEW: ".png", NIFTI: ".nii.gz", DICOM: SERIES_SUFFIX}
 
 
 @dataclass
@@ -66,15 +69,23 @@ class SubmissionSummary:
         return text
 
 
-def extra_paths(destination: Path, png: bool, nifti: bool) -> dict[Path, str]:
+def extra_paths(destination: Path, png: bool, nifti: bool, dicom: bool = False) -> dict[Path, str]:
     """The extras asked for beside the output ``destination``, with their kinds."""
-    wanted = {".png": png, ".nii.gz": nifti}
-    return {destination.with_suffix(s): kind for s, kind in EXTRAS.items() if wanted[s]}
+    wanted = {PREVIEW: png, NIFTI: nifti, DICOM: dicom}
+    return {
+        destination.with_name(destination.stem + end): kind
+        for kind, end in EXTRAS.items()
+        if wanted[kind]
+    }
 
 
 def extra_problem(path: Path, reconstruction: np.ndarray) -> str | None:
-    """Why an existing extra of mri-recon's is not sound (``None`` when it is): unreadable, or a
-    NIfTI copy of another shape."""
+    """Why an existing extra of mri-recon's is not sound (``None`` when it is): unreadable, a
+    NIfTI copy of another shape, or a DICOM series that does not hold the reconstruction."""
+    if path.is_dir():
+        from mri_recon.dicom import series_problem
+
+        return series_problem(path, reconstruction)
     try:
         if path.suffix == ".png":
             from PIL import Image
@@ -91,13 +102,26 @@ def extra_problem(path: Path, reconstruction: np.ndarray) -> str | None:
     return None if shape == expected else f"holds shape {shape}, not {expected}"
 
 
-def write_extras(destination: Path, reconstruction: np.ndarray, paths: Mapping[Path, str]) -> None:
+def write_extras(
+    destination: Path,
+    reconstruction: np.ndarray,
+    paths: Mapping[Path, str],
+    source: Path | None = None,
+    label: SeriesLabel | None = None,
+) -> None:
     """Writes the extras ``paths`` (from ``extra_paths``) of ``destination``'s reconstruction,
-    replacing mri-recon's own files there."""
+    replacing mri-recon's own files there. A DICOM series needs the input file ``source`` (its
+    header and geometry) and the ``label`` of how it was made."""
+    from mri_recon.dicom import save_dicom_series
     from mri_recon.figures import save_preview_png
     from mri_recon.nifti import save_nifti
 
     for path, kind in paths.items():
+        if kind == DICOM:
+            if source is None or label is None:
+                raise ValueError(f"{path}: a DICOM series needs its source file and label")
+            save_dicom_series(reconstruction, path, source, label, overwrite=True)
+            continue
         save = save_preview_png if kind == PREVIEW else save_nifti
         save(np.asarray(reconstruction), path, overwrite=True)
 
@@ -124,14 +148,9 @@ def read_output(destination: Path, shape: tuple[int, ...]) -> np.ndarray:
 
 def output_shapes(dataset: SliceDataset) -> dict[Path, tuple[int, ...]]:
     """The shape of the output of each file of ``dataset``: (slices, height, width)."""
-    recon_sizes = {sample.fname: sample.metadata["recon_size"] for sample in dataset.raw_samples}
     return {
-        file: (
-            layout.kspace_shape[0],
-            *output_size(layout.kspace_shape[-1], layout.target_shape, recon_sizes[file]),
-        )
-        for file, layout in dataset.layouts.items()
-        if file in recon_sizes
+        file: (dataset.layouts[file].kspace_shape[0], *size)
+        for file, size in dataset.sample_sizes().items()
     }
 
 
@@ -154,6 +173,7 @@ def plan_outputs(
     png: bool = False,
     nifti: bool = False,
     overwrite: bool = False,
+    dicom: bool = False,
 ) -> OutputPlan:
     """What to write, decided before any work.
 
@@ -168,14 +188,15 @@ def plan_outputs(
         png: the PNG previews are asked for.
         nifti: the NIfTI copies are asked for.
         overwrite: redo every output, sound or not (mri-recon's own files only).
+        dicom: the DICOM series are asked for.
 
     Raises:
         ForeignFileError: a file in the way that mri-recon did not write; nothing is touched.
     """
     destinations = {file: summary.output_path / file.name for file in shapes}
     check_owned(destinations.values(), RECONSTRUCTION, "output-path")
-    extras = {file: extra_paths(path, png, nifti) for file, path in destinations.items()}
-    for kind in EXTRAS.values():
+    extras = {file: extra_paths(path, png, nifti, dicom) for file, path in destinations.items()}
+    for kind in EXTRAS:
         paths = [path for wanted in extras.values() for path, k in wanted.items() if k == kind]
         check_owned(paths, kind, "output-path")
     plan = OutputPlan(todo=list(shapes) if overwrite else [], extras={})
@@ -209,12 +230,15 @@ def save_submission(
     source: Path,
     png: bool = False,
     nifti: bool = False,
+    dicom: SeriesLabel | None = None,
 ) -> Path:
     """Writes ``volume``'s reconstruction of the input file ``source`` (and the extras asked
-    for) into ``summary.output_path``, replacing mri-recon's own files there."""
+    for: a DICOM series labelled ``dicom`` when given) into ``summary.output_path``, replacing
+    mri-recon's own files there."""
     destination = summary.output_path / volume.fname
     with atomic_h5(destination, RECONSTRUCTION, overwrite=True, source=source.resolve()) as hf:
         hf.create_dataset(RECONSTRUCTION_KEY, data=volume.reconstruction)
-    write_extras(destination, volume.reconstruction, extra_paths(destination, png, nifti))
+    paths = extra_paths(destination, png, nifti, dicom is not None)
+    write_extras(destination, volume.reconstruction, paths, source, dicom)
     summary.written.append(destination)
     return destination

@@ -30,10 +30,11 @@ from mri_recon.data.masks import check_mask_widths, create_mask
 from mri_recon.data.slice_dataset import SliceDataset
 from mri_recon.data.unet_transform import CLAMP, UnetSample
 from mri_recon.data.volume_sampler import volume_indices
-from mri_recon.models.registry import network_output, sample_transform
+from mri_recon.models.compiled import Compiled
+from mri_recon.models.registry import network_output, sample_transform, unusable_files
 from mri_recon.nn.impl import set_impl
 from mri_recon.options import MaskSettings
-from mri_recon.precision import inference_autocast
+from mri_recon.precision import inference_autocast, resolve_compile
 
 
 def inference_transform(
@@ -78,6 +79,8 @@ def volume_dataset(
     if mask is not None:
         widths = dataset.unmasked_widths()
         check_mask_widths(mask.mask_type, mask.center_fractions, mask.accelerations, widths)
+    if net is not None:
+        dataset.leave_out(unusable_files(net, dataset))
     return dataset
 
 
@@ -155,7 +158,13 @@ def inference_net(net: nn.Module, device: torch.device) -> nn.Module:
     return set_impl(net.to(device).eval(), "aten")
 
 
-def run_network(net: nn.Module, image: Tensor, device: torch.device, precision: str) -> Tensor:
+def run_network(
+    net: nn.Module,
+    image: Tensor,
+    device: torch.device,
+    precision: str,
+    call: Compiled | None = None,
+) -> Tensor:
     """The network on a batch of normalised images, as the volume loop runs it.
 
     Args:
@@ -163,17 +172,24 @@ def run_network(net: nn.Module, image: Tensor, device: torch.device, precision: 
         image: (batch, H, W) normalised zero-filled images, on the CPU.
         device: where the network runs.
         precision: ``bf16`` (autocast) or ``32``.
+        call: ``net`` compiled (``mri_recon.models.compiled.Compiled``), or ``None``: eager.
 
     Returns:
         (batch, H, W) float32 output on the CPU, still normalised.
     """
     image = image.clamp(-CLAMP, CLAMP).unsqueeze(1).to(device)
     with torch.inference_mode(), inference_autocast(precision, device):
-        output = net(image)
+        output = (call or net)(image)
     return output.squeeze(1).float().cpu()
 
 
-def run_batch(net: nn.Module, batch: Any, device: torch.device, precision: str) -> Tensor:
+def run_batch(
+    net: nn.Module,
+    batch: Any,
+    device: torch.device,
+    precision: str,
+    call: Compiled | None = None,
+) -> Tensor:
     """The network's un-normalised reconstruction of a batch of U-Net or VarNet samples, as the
     volume loop runs it: (batch, H, W) float32 on the CPU.
 
@@ -182,12 +198,13 @@ def run_batch(net: nn.Module, batch: Any, device: torch.device, precision: str) 
         batch: ``UnetSample`` (through ``run_network``) or ``VarNetSample`` batch, on the CPU.
         device: where the network runs.
         precision: ``bf16`` (autocast) or ``32``.
+        call: ``net`` compiled, or ``None``: eager.
     """
     if isinstance(batch, UnetSample):
-        return batch.unnormalize(run_network(net, batch.image, device, precision))
+        return batch.unnormalize(run_network(net, batch.image, device, precision, call))
     fields = (field.to(device) if isinstance(field, Tensor) else field for field in batch)
     with torch.inference_mode(), inference_autocast(precision, device):
-        output = network_output(net, type(batch)(*fields))
+        output = network_output(net, type(batch)(*fields), call)
     return output.float().cpu()
 
 
@@ -209,6 +226,7 @@ def reconstruct_volumes(
     num_workers: int = 0,
     progress: bool = True,
     precision: str = "32",
+    compile: str = "off",
 ) -> Iterator[VolumeResult | VolumeFailure]:
     """Yields each volume of ``dataset`` as soon as its last slice is done.
 
@@ -222,17 +240,23 @@ def reconstruct_volumes(
         progress: show a progress bar over slices.
         precision: the network's precision, ``bf16`` or ``32`` (resolved, see
             ``mri_recon.precision``).
+        compile: ``on``, ``off`` or ``auto`` (``mri_recon.precision.resolve_compile`` with the
+            run's batches).
 
     Yields:
         A ``VolumeResult`` per volume, or a ``VolumeFailure`` for a volume with a bad slice
         (unreadable, or NaN or infinite values in its input or in the network's output).
     """
+    indices = volume_indices(dataset)
+    batches = volume_batches(indices, batch_size)
+    call = None
     if net is not None:
         net = inference_net(net, device)
-    indices = volume_indices(dataset)
+        if resolve_compile(compile, device, len(batches), "inference"):
+            call = Compiled(net)
     loader = DataLoader(
         _SlicesOrFailures(dataset),
-        batch_sampler=volume_batches(indices, batch_size),
+        batch_sampler=batches,
         num_workers=num_workers,
         collate_fn=_collate,
     )
@@ -248,7 +272,7 @@ def reconstruct_volumes(
                 fname, count = batch.fname[0], len(batch.fname)
                 if fname not in failed:
                     volume = volumes.setdefault(fname, ({}, {}))
-                    _collect(net, batch, device, precision, volume, failed)
+                    _collect(net, batch, device, precision, volume, failed, call)
             remaining[fname] -= count
             bar.update(count)
             if remaining[fname] == 0:
@@ -267,6 +291,7 @@ def _collect(
     precision: str,
     volume: tuple[dict[int, np.ndarray], dict[int, np.ndarray]],
     failed: dict[str, str],
+    call: Compiled | None = None,
 ) -> None:
     """Adds a batch's reconstructions and zero-filled images to its volume's slices, or marks
     the volume failed when the network's output is not finite."""
@@ -274,7 +299,7 @@ def _collect(
     output = zero_filled
     if net is not None:
         try:
-            output = run_batch(net, batch, device, precision)
+            output = run_batch(net, batch, device, precision, call)
         except ValueError as error:  # e.g. an image too small for the network's pooling
             raise ValueError(f"{batch.fname[0]}: {error}") from None
     finite = torch.isfinite(output).flatten(1).all(dim=1)

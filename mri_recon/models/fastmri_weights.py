@@ -42,15 +42,48 @@ from mri_recon.models.varnet import VarNet
 
 PREFIXES = ("", "unet.", "varnet.", "model.")
 _UNET_PROBE = "down_sample_layers.0.layers.0.weight"
-# The first key of each network's state dict, which identifies it, and its name in messages.
+# The first key of each network's state dict (by class name), which identifies it.
 _PROBES = {
-    "U-Net": _UNET_PROBE,
+    "Unet": _UNET_PROBE,
     "VarNet": "sens_net.norm_unet.unet." + _UNET_PROBE,
 }
+_NAMES = {"Unet": "U-Net", "VarNet": "VarNet"}  # how messages name each network
 
 
-def _network(model: nn.Module | None) -> str:
-    return "VarNet" if isinstance(model, VarNet) else "U-Net"
+def _weights(state_dict: Mapping[str, object], probe: str) -> Mapping[str, object]:
+    """The mapping that holds the weights: ``state_dict``, or the checkpoint's ``state_dict``."""
+    inner = state_dict.get("state_dict")
+    if probe not in state_dict and isinstance(inner, Mapping):
+        return inner
+    return state_dict
+
+
+def fastmri_network(state_dict: Mapping[str, object]) -> str | None:
+    """Which fastMRI network's weights ``state_dict`` holds (as :func:`map_fastmri_keys` accepts
+    them): ``"VarNet"``, ``"Unet"``, or ``None`` for neither."""
+    for network, probe in _PROBES.items():
+        weights = _weights(state_dict, probe)
+        if any(prefix + probe in weights for prefix in PREFIXES):
+            return network
+    return None
+
+
+def fastmri_keys(state_dict: Mapping[str, object], network: str) -> dict[str, Tensor]:
+    """The tensors of a fastMRI ``network`` (``"Unet"`` or ``"VarNet"``) under our key names;
+    see :func:`map_fastmri_keys`."""
+    probe = _PROBES[network]
+    state_dict = _weights(state_dict, probe)
+    for prefix in PREFIXES:
+        if prefix + probe in state_dict:
+            return {
+                key[len(prefix) :]: value
+                for key, value in state_dict.items()
+                if key.startswith(prefix)
+            }
+    looked_for = ", ".join(repr(p + probe) for p in PREFIXES)
+    raise ValueError(
+        f"state_dict: no fastMRI {_NAMES[network]} weights found (looked for {looked_for})"
+    )
 
 
 def map_fastmri_keys(
@@ -71,20 +104,7 @@ def map_fastmri_keys(
         ValueError: if no weights of that network are found (the message names the key looked
             for).
     """
-    network = _network(model)
-    probe = _PROBES[network]
-    inner = state_dict.get("state_dict")
-    if probe not in state_dict and isinstance(inner, Mapping):
-        state_dict = inner
-    for prefix in PREFIXES:
-        if prefix + probe in state_dict:
-            return {
-                key[len(prefix) :]: value
-                for key, value in state_dict.items()
-                if key.startswith(prefix)
-            }
-    looked_for = ", ".join(repr(p + probe) for p in PREFIXES)
-    raise ValueError(f"state_dict: no fastMRI {network} weights found (looked for {looked_for})")
+    return fastmri_keys(state_dict, "VarNet" if isinstance(model, VarNet) else "Unet")
 
 
 def load_fastmri_state_dict(model: nn.Module, state_dict: Mapping[str, object]) -> None:

@@ -3,15 +3,16 @@
 The k-space outside the fully sampled centre is zeroed (``mask_center``), each coil's image is
 computed and refined by a :class:`NormUnet`, and the maps are divided by their root sum of squares
 over coils, so that combining with them preserves magnitude. Module names follow
-``fastmri.models.varnet.SensitivityModel`` (``norm_unet``); the FFTs, complex helpers and the
-centre masking are fastmri's.
+``fastmri.models.varnet.SensitivityModel`` (``norm_unet``); the FFTs and complex helpers are
+fastmri's. The centre masking equals fastmri's ``batched_mask_center`` (tested) as one
+comparison of column indices with the bounds, never reading them back to Python, so that
+``torch.compile`` traces the network whole.
 """
 
 from __future__ import annotations
 
 import fastmri
 import torch
-from fastmri.data.transforms import batched_mask_center
 from torch import Tensor, nn
 
 from mri_recon.models.norm_unet import NormUnet
@@ -54,6 +55,18 @@ def center_bounds(mask: Tensor, num_low_frequencies: int | Tensor | None) -> tup
         count = torch.where(given > 0, given.expand_as(counted), counted)
     start = (mask.shape[-2] - count + 1) // 2
     return start, start + count
+
+
+def keep_center(kspace: Tensor, start: Tensor, end: Tensor) -> Tensor:
+    """``kspace`` with the columns outside ``[start, end)`` of each sample zeroed.
+
+    Args:
+        kspace: (N, coils, H, W, 2).
+        start, end: (N,) column bounds (``center_bounds``).
+    """
+    columns = torch.arange(kspace.shape[-2], device=kspace.device)
+    keep = (columns >= start[:, None]) & (columns < end[:, None])  # (N, W)
+    return kspace * keep[:, None, None, :, None]
 
 
 class SensitivityModel(nn.Module):
@@ -100,7 +113,7 @@ class SensitivityModel(nn.Module):
     ) -> Tensor:
         if self.mask_center:
             start, end = center_bounds(mask, num_low_frequencies)
-            masked_kspace = batched_mask_center(masked_kspace, start, end)
+            masked_kspace = keep_center(masked_kspace, start, end)
         n, coils, h, w, _ = masked_kspace.shape
         images = fastmri.ifft2c(masked_kspace).view(n * coils, 1, h, w, 2)  # coils as a batch
         maps = self.norm_unet(images).view(n, coils, h, w, 2)

@@ -232,13 +232,14 @@ class Unet(nn.Module):
         names = inspect.signature(Unet.__init__).parameters
         return {name: getattr(self, name) for name in names if name != "self"}
 
-    def forward(self, image: Tensor) -> Tensor:
-        if image.dim() != 4 or image.shape[1] != self.in_chans:
-            raise ValueError(
-                f"Unet: image must be (N, {self.in_chans}, H, W), got {tuple(image.shape)}"
-            )
+    def check_size(self, height: int, width: int) -> None:
+        """Checks that a ``height`` x ``width`` image can pass through the pooling levels.
+
+        Raises:
+            ValueError: a side below ``2 ** num_pool_layers``, or a bottom level of one pixel
+                under instance norm.
+        """
         least = 2**self.num_pool_layers
-        height, width = image.shape[-2:]
         if min(height, width) < least:
             raise ValueError(
                 f"Unet: image height and width must be at least 2 ** num_pool_layers = {least}, "
@@ -249,6 +250,13 @@ class Unet(nn.Module):
                 f"Unet: image {(height, width)} leaves one pixel at the bottom level, where "
                 "instance norm needs at least two"
             )
+
+    def forward(self, image: Tensor) -> Tensor:
+        if image.dim() != 4 or image.shape[1] != self.in_chans:
+            raise ValueError(
+                f"Unet: image must be (N, {self.in_chans}, H, W), got {tuple(image.shape)}"
+            )
+        self.check_size(*image.shape[-2:])
         if self.channels_last:
             image = image.contiguous(memory_format=torch.channels_last)
         skips = []

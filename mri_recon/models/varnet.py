@@ -79,6 +79,8 @@ class VarNet(nn.Module):
         checkpoint_cascades: during training, keep only each cascade's input k-space and
             recompute the cascade in the backward pass (gradient checkpointing): activation
             memory of one cascade instead of all, for about one more forward pass of time.
+        checkpoint_sensitivity: the same for the sensitivity network, whose U-Net runs on every
+            coil image (15 at fastMRI's size) and so holds the largest activations of all.
 
     Shape:
         - masked_kspace: (N, coils, H, W, 2) float32, zeros where not sampled; singlecoil data
@@ -112,6 +114,7 @@ class VarNet(nn.Module):
         conv_impl: str = "scratch",
         norm_impl: str = "scratch",
         checkpoint_cascades: bool = False,
+        checkpoint_sensitivity: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(num_cascades, bool) or not isinstance(num_cascades, int) or num_cascades < 1:
@@ -120,6 +123,7 @@ class VarNet(nn.Module):
         self.chans, self.pools, self.mask_center = chans, pools, mask_center
         self.conv_impl, self.norm_impl = conv_impl, norm_impl
         self.checkpoint_cascades = checkpoint_cascades
+        self.checkpoint_sensitivity = checkpoint_sensitivity
         impls = dict(conv_impl=conv_impl, norm_impl=norm_impl)
         self.sens_net = SensitivityModel(sens_chans, sens_pools, mask_center=mask_center, **impls)
         self.cascades = nn.ModuleList(
@@ -147,10 +151,15 @@ class VarNet(nn.Module):
                 f"got {tuple(mask.shape)}"
             )
         mask = mask.to(torch.bool)
-        sens_maps = self.sens_net(masked_kspace, mask, num_low_frequencies)
+        recompute = self.training and torch.is_grad_enabled()
+        sens_inputs = (masked_kspace, mask, num_low_frequencies)
+        if self.checkpoint_sensitivity and recompute:
+            sens_maps = checkpoint(self.sens_net, *sens_inputs, use_reentrant=False)
+        else:
+            sens_maps = self.sens_net(*sens_inputs)
         kspace = masked_kspace.clone()
         for cascade in self.cascades:
-            if self.checkpoint_cascades and self.training and torch.is_grad_enabled():
+            if self.checkpoint_cascades and recompute:
                 kspace = checkpoint(
                     cascade, kspace, masked_kspace, mask, sens_maps, use_reentrant=False
                 )

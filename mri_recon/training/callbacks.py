@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import Logger
@@ -19,8 +20,9 @@ def log_images(
 ) -> None:
     """Logs one slice's target, reconstruction and absolute error side by side.
 
-    All three share one grey scale, [0, target max], so the error image is comparable with the
-    images. Loggers without an ``add_image`` (CSV) are skipped.
+    All three share the target's grey scale (``mri_recon.figures``' one windowing rule), so the
+    error image is comparable with the images. Loggers without an ``add_image`` (CSV) are
+    skipped.
 
     Args:
         loggers: the trainer's loggers.
@@ -29,9 +31,11 @@ def log_images(
         target: un-normalised target, (H, W).
         step: the global step.
     """
-    scale = target.max().clamp_min(1e-12)
-    row = torch.cat([target, output, (output - target).abs()], dim=-1) / scale
-    image = row.clamp(0, 1).unsqueeze(0).detach().float().cpu()  # (1, H, 3 W)
+    from mri_recon.figures import grey, white_level
+
+    target, output = (x.detach().float().cpu().numpy() for x in (target, output))
+    row = np.concatenate([target, output, np.abs(output - target)], axis=-1)
+    image = torch.from_numpy(grey(row, white_level(target))).unsqueeze(0)  # (1, H, 3 W) uint8
     for logger in loggers:
         add_image = getattr(getattr(logger, "experiment", None), "add_image", None)
         if add_image is not None:
@@ -82,43 +86,58 @@ class ValidationImages(pl.Callback):
 
 class SkippedDataSummary(pl.Callback):
     """Reports, when a run ends, the data left out with ``--data.skip_bad_files``: each bad file
-    by name (with its problem) and the number of bad slices skipped, counted in every DataLoader
-    worker and summed over DDP processes."""
+    and each distinct bad slice by name, with its problem (a slice skipped in every epoch, or in
+    several DataLoader workers or DDP processes, is named once)."""
 
     def __init__(self) -> None:
-        self.slices = 0
+        self.slices: list[str] = []
 
     @staticmethod
     def _datasets(trainer: pl.Trainer) -> list[Any]:
         return list(getattr(trainer.datamodule, "datasets", {}).values())
 
-    def _count(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Sums the skipped slices of every process (every process must call it)."""
-        local = sum(dataset.skipped_slices.total() for dataset in self._datasets(trainer))
-        total = trainer.strategy.reduce(
-            torch.tensor(float(local), device=pl_module.device), reduce_op="sum"
-        )
-        self.slices = int(total)
+    def _collect(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Gathers the skipped slices of every process (every process must call it)."""
+        slices = []
+        for dataset in self._datasets(trainer):
+            flags = dataset.skipped_slices.flags.to(pl_module.device, torch.float32)
+            flags = trainer.strategy.reduce(flags, reduce_op="sum")
+            slices += [_problem(dataset, *s) for s in dataset.skipped_slices.skipped(flags.cpu())]
+        self.slices = list(dict.fromkeys(slices))
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._count(trainer, pl_module)
+        self._collect(trainer, pl_module)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._count(trainer, pl_module)
+        self._collect(trainer, pl_module)
 
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._count(trainer, pl_module)
+        self._collect(trainer, pl_module)
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         files = sorted({f for dataset in self._datasets(trainer) for f in dataset.skipped_files})
         if trainer.is_global_zero and (files or self.slices):
             command = getattr(stage, "value", stage)  # Lightning passes its TrainerFn
             lines = [
-                f"mri-recon {command}: skipped {len(files)} bad file(s) and {self.slices} bad "
-                "slice(s) (--data.skip_bad_files; the warnings above name each slice)",
-                *(f"  {problem}" for problem in files),
+                f"mri-recon {command}: skipped {len(files)} bad file(s) and {len(self.slices)} "
+                "bad slice(s) (--data.skip_bad_files):",
+                *(f"  {problem}" for problem in [*files, *self.slices]),
             ]
             print("\n".join(lines), file=sys.stderr)
+
+
+def _problem(dataset: Any, file: Path, slice_num: int) -> str:
+    """``"<file>: slice <n>: <problem>"`` of a skipped slice, read again to name its problem."""
+    from mri_recon.data.file_check import BadFileError
+
+    index = next(
+        i for i, s in enumerate(dataset.raw_samples) if (s.fname, s.slice_ind) == (file, slice_num)
+    )
+    try:
+        dataset.load(index)
+    except BadFileError as error:
+        return str(error)
+    return f"{file}: slice {slice_num}"  # readable again now (the file changed during the run)
 
 
 class RemoveEmptyLogs(pl.Callback):

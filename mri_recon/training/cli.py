@@ -7,13 +7,14 @@ name (``mri_recon.recipes``). Three callbacks are part of the parser: the checkp
 validations, so a name carries its own weights' score) and ``last.ckpt`` in
 ``<default_root_dir>/checkpoints``, written periodically with ``--checkpoint.every_n_train_steps``
 or ``--checkpoint.train_time_interval``; the validation images (``--val_images.num_images``); and
-the CPU thread count fitted to the machine's load (``--threads.enabled``,
-``--threads.max_threads``). Three more always run: the non-finite guard, the summary of skipped data
-and the removal of a failed run's empty log folder.
+the CPU thread count fitted to the machine's load (``--thread_tuning.enabled``,
+``--thread_tuning.max_threads``; ``--threads`` in the other commands is torch's thread count).
+Three more always run: the non-finite guard, the summary of skipped data and the removal of a
+failed run's empty log folder.
 
 Every ``--ckpt_path`` is checked before Lightning reads it (``weights_only``, one-line errors);
 ``validate`` and ``test`` build the network the checkpoint records. A run that sets no
-``--trainer.precision`` (the bundled recipes set none) gets the fast correct one for its hardware:
+``--trainer.precision`` (a recipe may set one) gets the fast correct one for its hardware:
 ``bf16-mixed`` where bf16 is fast, else ``32-true`` (``mri_recon.precision``).
 """
 
@@ -70,7 +71,7 @@ class ReconCLI(LightningCLI):
         parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
         parser.set_defaults(CHECKPOINT_DEFAULTS)
         parser.add_lightning_class_args(ValidationImages, "val_images")
-        parser.add_lightning_class_args(ThreadTuning, "threads")
+        parser.add_lightning_class_args(ThreadTuning, "thread_tuning")
 
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         """Parses ``args`` (``sys.argv`` when ``None``), reading ``--config NAME`` of a bundled

@@ -9,6 +9,7 @@ Epoch losses are means over every slice of every process (``LossMean``). Checkpo
 reconstruct, and are never written with non-finite weights.
 """
 
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -20,6 +21,7 @@ from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor, nn
 
+from mri_recon.data.slice_dataset import SliceDataset
 from mri_recon.data.unet_transform import UnetDataTransform, UnetSample
 from mri_recon.data.varnet_transform import VarNetDataTransform, VarNetSample
 from mri_recon.models import Unet, load_fastmri_state_dict
@@ -30,13 +32,16 @@ from mri_recon.models.checkpoint import (
     net_weights,
     read_checkpoint_file,
 )
+from mri_recon.models.compiled import Compiled
 from mri_recon.models.registry import (
     DEFAULT_LOSSES,
     network_class,
     network_output,
     sample_transform,
+    unusable_files,
 )
 from mri_recon.optim import Adam
+from mri_recon.precision import COMPILE_CHOICES, resolve_compile
 from mri_recon.training.loss_mean import LossMean
 from mri_recon.training.volume_metrics import VolumeMetrics
 
@@ -63,6 +68,11 @@ class ReconModule(pl.LightningModule):
             ``VarNet`` state dict file (fastMRI's published weights or a fastMRI Lightning
             checkpoint; see ``mri_recon.models.fastmri_weights`` for the mapping) or a checkpoint
             of this project with the same network. Loaded with ``weights_only=True``.
+        compile: run the network through ``torch.compile``: ``on``, ``off``, or ``auto`` (where
+            a C++ compiler (or, on a GPU, triton) is found and the run is long enough to win the
+            compilation back: at least 300 training steps; validation at least 1,000 batches
+            over the run; see ``mri_recon.precision``). A failed compilation warns once and
+            runs eagerly; checkpoints hold the eager network's weights either way.
     """
 
     def __init__(
@@ -72,10 +82,13 @@ class ReconModule(pl.LightningModule):
         optimizer: OptimizerCallable = Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
         pretrained: str | None = None,
+        compile: str = "auto",
     ) -> None:
         super().__init__()
         if loss is not None and loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if compile not in COMPILE_CHOICES:
+            raise ValueError(f"compile must be one of {COMPILE_CHOICES}, got {compile!r}")
         self.save_hyperparameters(ignore=["net", "optimizer", "lr_scheduler"])
         self.net = net if net is not None else Unet(in_chans=1, out_chans=1)
         self.loss_name = loss or DEFAULT_LOSSES[network_class(self.net)]
@@ -92,6 +105,9 @@ class ReconModule(pl.LightningModule):
         self.lr_scheduler_factory = lr_scheduler
         self.metrics = VolumeMetrics()
         self.losses = {"train": LossMean(), "val": LossMean(), "test": LossMean()}
+        self.compile_choice = compile
+        self.calls: dict[bool, Compiled | None] = {True: None, False: None}  # by self.training
+        self.decided: set[bool] = set()
 
     def _load_pretrained(self, path: str) -> None:
         """Loads fastMRI U-Net or VarNet weights, or the network of one of this project's
@@ -116,10 +132,43 @@ class ReconModule(pl.LightningModule):
         ``mri_recon.models.registry.sample_transform``)."""
         return sample_transform(self.net, challenge, mask_func, use_seed, on_device=on_device)
 
+    def unusable_files(self, dataset: SliceDataset) -> dict[Path, str]:
+        """The files whose slices the network cannot take, with why (``FastMriDataModule``
+        asks; see ``mri_recon.models.registry.unusable_files``)."""
+        return unusable_files(self.net, dataset)
+
     def forward(self, batch: Sample) -> Tensor:
         """Reconstructs a batch, (batch, H, W) in the scale of ``batch.target``: normalised
-        images for the U-Net, the data's scale for the VarNet."""
-        return network_output(self.net, batch)
+        images for the U-Net, the data's scale for the VarNet (compiled where decided)."""
+        return network_output(self.net, batch, self.calls[self.training])
+
+    def _compile_for(self, training: bool, calls: int) -> None:
+        """Decides, once per run, whether the network runs compiled in training (or evaluation)
+        for the ``calls`` calls left in the run (``mri_recon.precision.resolve_compile``)."""
+        if training in self.decided:
+            return
+        self.decided.add(training)
+        purpose = "train" if training else "inference"
+        if resolve_compile(self.compile_choice, self.device, calls, purpose):
+            self.calls[training] = Compiled(self.net)
+
+    def on_train_start(self) -> None:
+        """Compiles for the training steps left (decided here, after a resumed run's state is
+        restored: asking for the step count earlier loads the data before the restore)."""
+        left = self.trainer.estimated_stepping_batches - self.trainer.global_step
+        self._compile_for(True, int(left))
+
+    def on_validation_start(self) -> None:
+        """Compiles for the validations left in the run (or this validate run's batches)."""
+        if self.trainer.sanity_checking:
+            return
+        validations = 1
+        if self.trainer.state.fn == "fit":
+            validations = max((self.trainer.max_epochs or 1) - self.trainer.current_epoch, 1)
+        self._compile_for(False, int(sum(self.trainer.num_val_batches)) * validations)
+
+    def on_test_start(self) -> None:
+        self._compile_for(False, int(sum(self.trainer.num_test_batches)))
 
     def _loss(self, output: Tensor, batch: Sample) -> Tensor:
         if self.ssim_loss is None:
@@ -202,6 +251,16 @@ class ReconModule(pl.LightningModule):
         if self.lr_scheduler_factory is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": self.lr_scheduler_factory(optimizer)}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """The SSIM loss's window is a constant of the loss, not a weight: a checkpoint written
+        with the other loss, or by ``mri-recon import-weights`` (weights only), loads with this
+        module's."""
+        state = checkpoint["state_dict"]
+        for key in [key for key in state if key.startswith("ssim_loss.")]:
+            del state[key]
+        if self.ssim_loss is not None:
+            state.update({f"ssim_loss.{k}": v for k, v in self.ssim_loss.state_dict().items()})
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Adds the ``mri_recon`` section; refuses to write weights that are not finite."""

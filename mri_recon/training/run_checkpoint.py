@@ -45,6 +45,7 @@ class RunCheckpoint(ModelCheckpoint):
         self.last_time_interval = train_time_interval
         self.written_at = time.monotonic()
         self.seen_step = -1
+        self.last_only_step = -1  # the step of a last.ckpt written alone (no best chosen yet)
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """Also refuses a ``last.ckpt`` in the folder that is not a checkpoint of mri-recon's."""
@@ -78,6 +79,15 @@ class RunCheckpoint(ModelCheckpoint):
     def _write_last(self, trainer: pl.Trainer) -> None:
         self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
         self.written_at = time.monotonic()
+        self.last_only_step = trainer.global_step
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Chooses the best checkpoint after every validation, also one at the step whose
+        ``last.ckpt`` was just written (``max_steps`` at an epoch's end), which Lightning would
+        skip as already saved."""
+        if trainer.global_step == self.last_only_step == self._last_global_step_saved:
+            self._last_global_step_saved = -1
+        super().on_validation_end(trainer, pl_module)
 
     def on_train_batch_end(
         self,

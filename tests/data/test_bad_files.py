@@ -1,5 +1,6 @@
 """Every kind of bad file raises one BadFileError naming the file, or is skipped on request."""
 
+import os
 import re
 from pathlib import Path
 
@@ -245,9 +246,13 @@ def test_look_alike_files_are_reported_not_silently_ignored(
     write_fastmri_volume(tmp_path / "good.h5", "singlecoil")
     for name in ("._good.h5", "upper.H5", "other.hdf5", ".hidden.h5"):
         (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "nested.h5").mkdir()
+    os.mkfifo(tmp_path / "pipe.h5")  # opening it would block: it is never opened
     with pytest.warns(UserWarning) as caught:
         dataset = SliceDataset(tmp_path, "singlecoil")
     messages = [str(w.message) for w in caught]
+    assert f"{tmp_path / 'nested.h5'}: a folder, not a file, ignored" in messages
+    assert f"{tmp_path / 'pipe.h5'}: not a regular file (a pipe or a device), ignored" in messages
     assert f"{tmp_path / '._good.h5'}: macOS metadata file (not data), ignored" in messages
     assert f"{tmp_path / 'upper.H5'}: only .h5 files are read; rename it to read it" in messages
     assert f"{tmp_path / 'other.hdf5'}: only .h5 files are read; rename it to read it" in messages

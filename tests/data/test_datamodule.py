@@ -191,7 +191,7 @@ def test_checkpoint_records_the_data_settings(data_path: Path, tmp_path: Path) -
     assert settings["challenge"] == "multicoil" and settings["data_path"] == str(data_path)
 
 
-def test_a_batch_of_mixed_image_sizes_names_the_fix(tmp_path: Path) -> None:
+def test_mixed_image_sizes_with_batches_are_refused_up_front(tmp_path: Path) -> None:
     val = tmp_path / "data" / "singlecoil_val"
     val.mkdir(parents=True)
     for size in (16, 24):
@@ -202,7 +202,11 @@ def test_a_batch_of_mixed_image_sizes_names_the_fix(tmp_path: Path) -> None:
         for file in (tmp_path / f"sim{size}" / "singlecoil_val").glob("*.h5"):
             shutil.copy(file, val / f"size{size}.h5")
     module = FastMriDataModule(tmp_path / "data", "singlecoil", batch_size=2, num_workers=0)
-    with pytest.raises(ValueError, match="mixes image sizes .*size16.h5, size24.h5.*batch_size 1"):
-        next(iter(module.val_dataloader()))
+    message = (
+        r"batch_size: the val split mixes sample sizes 16x16 \(1 file\), 24x24 \(1 file\); use "
+        r"--data.batch_size 1"
+    )
+    with pytest.raises(ValueError, match=message):  # up front, before the first batch
+        module.setup("validate")
     module = FastMriDataModule(tmp_path / "data", "singlecoil", batch_size=1, num_workers=0)
     assert [tuple(b.image.shape) for b in module.val_dataloader()] == [(1, 16, 16), (1, 24, 24)]

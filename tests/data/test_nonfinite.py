@@ -48,7 +48,7 @@ def test_a_non_finite_slice_is_named_before_any_transform(
     assert isinstance(caught.value, ValueError) and calls == []
 
 
-def test_skipping_warns_returns_none_and_counts_in_every_worker(
+def test_skipping_warns_returns_none_and_records_each_slice_once_in_every_worker(
     tmp_path: Path, write_fastmri_volume
 ) -> None:
     good = write_fastmri_volume(tmp_path / "a.h5", "singlecoil", num_slices=3)
@@ -62,9 +62,10 @@ def test_skipping_warns_returns_none_and_counts_in_every_worker(
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=None, num_workers=2, collate_fn=lambda sample: sample
     )
-    samples = list(loader)
-    assert sum(sample is None for sample in samples) == 2
-    assert dataset.skipped_slices.total() == 3  # counted in the two worker processes too
+    samples = list(loader) + list(loader)  # two epochs: each bad slice is skipped twice
+    assert sum(sample is None for sample in samples) == 4
+    assert dataset.skipped_slices.total() == 2  # distinct slices, seen in the workers too
+    assert dataset.skipped_slices.skipped() == [(bad, 0), (bad, 2)]
     assert good.name in {sample[4] for sample in samples if sample is not None}
 
 

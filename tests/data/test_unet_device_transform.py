@@ -8,7 +8,7 @@ import torch
 from mri_recon.data import FastMriDataModule
 from mri_recon.data.unet_device_transform import KspaceSample
 from mri_recon.data.unet_transform import UnetSample
-from tests.training.conftest import fit_args, run_cli
+from tests.helpers import fit_args, run_cli
 
 
 @pytest.fixture

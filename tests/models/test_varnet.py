@@ -2,10 +2,12 @@
 
 import pytest
 import torch
+from fastmri.data.transforms import batched_mask_center
 from fastmri.models import VarNet as FastMriVarNet
 
 from mri_recon.models import VarNet, load_fastmri_state_dict
 from mri_recon.models.fastmri_weights import map_fastmri_keys
+from mri_recon.models.sensitivity import keep_center
 
 SMALL = dict(num_cascades=3, sens_chans=4, sens_pools=3, chans=6, pools=3)
 
@@ -90,19 +92,35 @@ def test_per_sample_centre_counts_match_fastmri_sample_by_sample():
             torch.testing.assert_close(output[i : i + 1], expected, atol=1e-4, rtol=1e-4)
 
 
-def test_checkpointed_cascades_give_the_same_gradients():
+def test_checkpointing_keeps_less_and_gives_the_same_gradients():
+    """Each checkpointed part keeps only its inputs for the backward pass (the activations saved
+    for it, counted through autograd's saved-tensor hooks, shrink) and recomputes the rest, to
+    the same gradients."""
     torch.manual_seed(0)
-    plain = VarNet(**SMALL).train()
-    checkpointed = VarNet(**SMALL, checkpoint_cascades=True).train()
-    checkpointed.load_state_dict(plain.state_dict())
+    settings = [{}, {"checkpoint_cascades": True},
+                {"checkpoint_cascades": True, "checkpoint_sensitivity": True}]  # fmt: skip
+    models = [VarNet(**SMALL, **extra).train() for extra in settings]
+    for model in models[1:]:
+        model.load_state_dict(models[0].state_dict())
     kspace, mask = _sample(2, 3, 32, 24)
-    grads = []
-    for model in (plain, checkpointed):
-        model(kspace, mask).square().mean().backward()
+    grads, saved = [], []
+    for model in models:
+        kept = [0]
+
+        def pack(tensor: torch.Tensor, kept: list[int] = kept) -> torch.Tensor:
+            kept[0] += tensor.numel()
+            return tensor
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            loss = model(kspace, mask).square().mean()
+        loss.backward()
         grads.append({name: p.grad for name, p in model.named_parameters()})
-    assert grads[0].keys() == grads[1].keys()
-    for name in grads[0]:
-        torch.testing.assert_close(grads[1][name], grads[0][name], atol=1e-6, rtol=1e-4)
+        saved.append(kept[0])
+    assert saved[0] > saved[1] > saved[2]
+    for checkpointed in grads[1:]:
+        assert checkpointed.keys() == grads[0].keys()
+        for name in grads[0]:
+            torch.testing.assert_close(checkpointed[name], grads[0][name], atol=1e-6, rtol=1e-4)
 
 
 def test_bf16_autocast_keeps_complex_data_in_float32():
@@ -118,7 +136,8 @@ def test_bf16_autocast_keeps_complex_data_in_float32():
 
 
 def test_config_rebuilds_the_same_model():
-    model = VarNet(**SMALL, mask_center=False, conv_impl="aten", checkpoint_cascades=True)
+    model = VarNet(**SMALL, mask_center=False, conv_impl="aten", checkpoint_cascades=True,
+                   checkpoint_sensitivity=True)  # fmt: skip
     rebuilt = VarNet(**model.config())
     rebuilt.load_state_dict(model.state_dict())
     assert rebuilt.config() == model.config()
@@ -144,3 +163,10 @@ def test_bad_arguments_and_inputs_are_named():
         VarNet(**SMALL)(kspace[0], mask)
     with pytest.raises(ValueError, match=r"mask must be \(1, 1, 1, 24, 1\)"):
         VarNet(**SMALL)(kspace, mask[..., :20, :])
+
+
+def test_keeping_the_centre_equals_fastmris_batched_mask_center():
+    kspace = torch.randn(3, 2, 8, 20, 2)
+    start, end = torch.tensor([0, 5, 9]), torch.tensor([20, 9, 10])
+    expected = batched_mask_center(kspace, start, end)
+    torch.testing.assert_close(keep_center(kspace, start, end), expected, rtol=0, atol=0)

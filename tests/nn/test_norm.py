@@ -84,12 +84,21 @@ def test_instancenorm2d_matches_torch(shape, affine, track, momentum):
     ours, ref = _pair(
         "InstanceNorm2d", channels, affine=affine, track_running_stats=track, momentum=momentum
     )
-    if shape[-1] * shape[-2] == 1:
-        pytest.skip("a single spatial element cannot be instance-normalized")
     for step in range(2):
         _assert_same(ours, ref, _batch(shape, step))
     ours.eval(), ref.eval()
     _assert_same(ours, ref, _batch(shape, 9))
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 1, 1), (3, 1, 1)])
+def test_instancenorm2d_refuses_one_spatial_element_in_training_as_torch_does(shape):
+    """One pixel per channel has no variance to normalise by: both refuse, in one line."""
+    ours, ref = _pair("InstanceNorm2d", 3)
+    x = torch.randn(shape)
+    with pytest.raises(ValueError, match="more than 1 spatial element when training"):
+        ref(x)
+    with pytest.raises(ValueError, match="expected more than 1 spatial element when training"):
+        ours(x)
 
 
 @pytest.mark.parametrize(

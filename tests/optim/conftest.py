@@ -4,7 +4,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import torch
 
 from tests.optim.lockstep import assert_same_params, relative_error, small_net, train
 
@@ -29,9 +28,5 @@ def lockstep() -> Callable[..., None]:
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Run on one thread: the nets are tiny, and a shared CI machine thrashes with two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread: None) -> None:
+    """Every optimizer test runs on one thread (``one_thread`` in tests/conftest.py)."""

@@ -1,4 +1,6 @@
-"""Shared fixtures of the study tests: one thread (the studies' default), as the optimizer tests
-run, restoring the count afterwards (the CLI sets it)."""
+import pytest
 
-from tests.optim.conftest import one_thread  # noqa: F401  (autouse: applies to every test here)
+
+@pytest.fixture(autouse=True)
+def _one_thread(one_thread: None) -> None:
+    """Every study test runs on one thread (``one_thread`` in tests/conftest.py)."""

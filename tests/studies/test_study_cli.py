@@ -11,9 +11,7 @@ import pytest
 from PIL import Image
 
 from mri_recon.data.marks import read_kind
-from tests.recon_fixtures import error_line, read_csv, run_main
-
-pytest_plugins = ("tests.recon_fixtures",)
+from tests.helpers import error_line, read_csv, run_main
 
 MAX_PNG_BYTES = 200_000
 UNET = {"num_pool_layers", "num_groups", "conv_impl", "norm_impl"}  # in every network's settings
@@ -75,6 +73,7 @@ def test_convolution_study(tmp_path: Path, capsys):
     assert_pngs(out, "convolution.png")
 
 
+@pytest.mark.slow
 def test_step_size_study(small_multicoil: Path, tmp_path: Path, capsys):
     out = tmp_path / "step"
     extra = ("--condition-number", "50", "--dim", "12")
@@ -127,6 +126,7 @@ def test_step_size_study_through_a_checkpoint(
     assert len(line["points"]) == 1 and line["samples"] is None and line["sharpness"] is not None
 
 
+@pytest.mark.slow
 def test_optimizer_study(small_multicoil: Path, tmp_path: Path, capsys):
     out = tmp_path / "opt"
     stdout = run_quick(capsys, "optimizers", small_multicoil, out, "--chans", "4")
@@ -162,6 +162,7 @@ def test_optimizer_study(small_multicoil: Path, tmp_path: Path, capsys):
     assert_pngs(out, "optimizers.png")
 
 
+@pytest.mark.slow
 def test_normalization_study(small_multicoil: Path, tmp_path: Path, capsys):
     out = tmp_path / "norm"
     run_quick(capsys, "normalization", small_multicoil, out, "--chans", "4")
@@ -225,6 +226,7 @@ def test_without_demo_data_the_error_says_how_to_build_it(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_earlier_results_are_kept_without_overwrite(tmp_path: Path, capsys):
     out = tmp_path / "conv"
     args = ("study", "convolution", "--quick", "--output-dir", out)

@@ -8,10 +8,7 @@ import pytest
 import torch
 
 from mri_recon.training.cli import cli_main
-from tests.recon_fixtures import error_line, run_main
-from tests.training.conftest import fit_args
-
-pytest_plugins = ("tests.recon_fixtures",)
+from tests.helpers import error_line, fit_args, run_main
 
 
 class Payload:
@@ -118,3 +115,40 @@ def test_pretrained_takes_this_projects_checkpoints(
     line = error_line(err.strip().splitlines()[-1], "fit")
     assert code == 2 and f"pretrained {tiny_checkpoint}: an mri-recon checkpoint" in line
     assert f"use --ckpt_path {tiny_checkpoint}" in line
+
+
+def crafted_section(state: dict, case: str) -> str:
+    """Edits a checkpoint's contents as a crafted file would; returns the problem to name."""
+    if case == "state_dict a list":
+        state["state_dict"] = list(state["state_dict"].values())
+        return "'state_dict' must map names to tensors"
+    if case == "epoch text":
+        state["epoch"] = "abc"
+        return "'epoch' must be an integer, got 'abc'"
+    if case == "accelerations text":
+        state["mri_recon"]["data"]["accelerations"] = "44"
+        return "'mri_recon.data.accelerations' must be a list of numbers, got '44'"
+    state["mri_recon"]["data"]["center_fractions"] = [0.9, 0.04]
+    return "center_fractions: 0.9 leaves no room for acceleration 4"
+
+
+@pytest.mark.parametrize(
+    "case", ["state_dict a list", "epoch text", "accelerations text", "fraction too large"]
+)
+def test_crafted_sections_are_one_line_errors_naming_the_file(
+    case: str, tiny_checkpoint: Path, small_multicoil: Path, tmp_path: Path, capsys
+) -> None:
+    state = torch.load(tiny_checkpoint, weights_only=True)
+    problem = crafted_section(state, case)
+    path = tmp_path / "crafted.ckpt"
+    torch.save(state, path)
+    val = small_multicoil / "multicoil_val"
+    runs = {
+        "reconstruct": ["reconstruct", "--checkpoint", path, "--data-path", val,
+                        "--output-path", tmp_path / "out"],
+        "validate": lightning("validate", small_multicoil, tmp_path, "--ckpt_path", path),
+    }  # fmt: skip
+    for name, args in runs.items():
+        code, _, err = run_main(capsys, *args)
+        line = error_line(err.strip().splitlines()[-1], args[0])
+        assert code == 2 and str(path) in line and problem in line, (name, line)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.training.conftest import fit_args, run_cli
+from tests.helpers import fit_args, run_cli
 
 
 def validate(data: Path, root: Path, *overrides: str) -> dict[str, float]:

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.training.conftest import fit_args, run_cli
-from tests.training.test_training import assert_identical
+from tests.helpers import assert_identical, fit_args, run_cli
 
 # Deterministic float32 on the CPU: 2 epochs of 9 batches of 2 slices.
 RUN = ("--model.net.init_args.chans", "4", "--trainer.precision", "32",
@@ -58,8 +57,21 @@ def test_a_crash_after_a_periodic_checkpoint_resumes_exactly_with_workers(
     assert torch.load(best, weights_only=True)["global_step"] == 9  # after epoch 1's validation
     # The best checkpoint's name is the score of its own weights.
     validated = run_cli("validate", *fit_args("demo", small_multicoil, tmp_path / "v")[1:],
-                        "--ckpt_path", str(best))  # fmt: skip
+                        "--ckpt_path", str(best), "--trainer.precision", "32")  # fmt: skip
     named = float(re.search(r"ssim(\d\.\d{4})", best.name).group(1))
+    # The name rounds the score to 4 decimals; validation in the run's own float32 repeats it.
     assert float(validated.trainer.callback_metrics["val/ssim"]) == pytest.approx(named, abs=5e-5)
     run_cli(*fit_args("demo", small_multicoil, tmp_path, *periodic, "--ckpt_path", "last"))
     assert_same_run(last(tmp_path), straight)
+
+
+def test_max_steps_at_an_epochs_end_still_keeps_the_best_checkpoint(
+    small_multicoil: Path, tmp_path: Path
+) -> None:
+    """The last step's last.ckpt must not stop the validation right after it from choosing the
+    best checkpoint (both come at the same global step)."""
+    one_epoch = (*RUN[:8], "--trainer.max_steps", "9")  # 9 batches of 2: one whole epoch
+    run_cli(*fit_args("demo", small_multicoil, tmp_path, *one_epoch))
+    (best,) = [p for p in (tmp_path / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt"]
+    assert best.name.startswith("epoch000-ssim")
+    assert torch.load(best, weights_only=True)["global_step"] == last(tmp_path)["global_step"] == 9

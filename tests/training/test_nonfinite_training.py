@@ -7,8 +7,7 @@ import h5py
 import numpy as np
 import torch
 
-from tests.recon_fixtures import copy_folder, error_line, run_main
-from tests.training.conftest import fit_args
+from tests.helpers import copy_folder, error_line, fit_args, run_main
 
 SMALL = ("--model.net.init_args.chans", "4", "--trainer.precision", "32")
 
@@ -56,11 +55,15 @@ def test_skipping_bad_data_trains_on_and_reports_it(small_multicoil: Path, tmp_p
     put_nan(bad, 1)
     root = tmp_path / "run"
     args = fit_args("demo", data, root, *SMALL, "--data.skip_bad_files", "true",
-                    "--trainer.max_epochs", "1")  # fmt: skip
+                    "--trainer.max_epochs", "2")  # fmt: skip
     code, _, err = run_main(capsys, *args)
     assert code == 0
     assert f"warning: skipping bad slice {bad}: slice 1: 'kspace' holds NaN" in err
-    assert "mri-recon fit: skipped 0 bad file(s) and 1 bad slice(s)" in err
+    summary = err[err.index("mri-recon fit: skipped") :].splitlines()
+    assert summary == [  # skipped in both epochs: one slice, named
+        "mri-recon fit: skipped 0 bad file(s) and 1 bad slice(s) (--data.skip_bad_files):",
+        f"  {bad}: slice 1: 'kspace' holds NaN or infinite values",
+    ]
     assert "last.ckpt" in checkpoints_are_finite(root / "checkpoints")
 
 

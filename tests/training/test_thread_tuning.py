@@ -66,7 +66,7 @@ def test_arguments_are_checked() -> None:
 
 
 def test_callback_restores_the_thread_count(small_multicoil, tmp_path) -> None:
-    from tests.training.conftest import fit_args, run_cli
+    from tests.helpers import fit_args, run_cli
 
     before = torch.get_num_threads()
     args = ("--trainer.max_steps", "4", "--trainer.limit_val_batches", "0")

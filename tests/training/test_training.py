@@ -3,37 +3,23 @@
 from pathlib import Path
 
 import fastmri.models
-import h5py
-import numpy as np
 import pytest
 import torch
 
-from mri_recon.inference.comparison import read_target
-from mri_recon.inference.volumes import reconstruct_volumes, volume_dataset
-from mri_recon.metrics import ssim
 from mri_recon.models.checkpoint import load_checkpoint
 from mri_recon.optim import Adam
-from mri_recon.options import MaskSettings
 from mri_recon.training.cli import cli_main
-from tests.training.conftest import fit_args, run_cli
+from tests.helpers import (
+    assert_finite_run,
+    assert_identical,
+    fit_args,
+    last_state,
+    run_cli,
+    zero_filled_val_ssim,
+)
 
 # The demo recipe, shrunk: a small U-Net, one process, no workers.
 SMALL = ("--model.net.init_args.chans", "8", "--trainer.deterministic", "true")
-
-
-def zero_filled_val_ssim(data: Path) -> float:
-    """Mean over validation volumes of the zero-filled input's SSIM, as val/ssim scores the
-    U-Net: the demo's (seeded) masks, the file's target, data range = the file's 'max'."""
-    folder = data / "multicoil_val"
-    mask = MaskSettings("random", [0.08, 0.04], [4, 8])
-    dataset = volume_dataset(folder, "multicoil", mask)
-    scores = []
-    for volume in reconstruct_volumes(None, dataset, torch.device("cpu"), progress=False):
-        target, _ = read_target(folder / volume.fname, "multicoil")
-        with h5py.File(folder / volume.fname, "r") as hf:
-            maxval = float(hf.attrs["max"])
-        scores.append(ssim(target, volume.zero_filled, maxval=maxval))
-    return float(np.mean(scores))
 
 
 @pytest.mark.slow
@@ -58,11 +44,7 @@ def test_training_lowers_the_loss_and_beats_zero_filled(tmp_path: Path, small_mu
     assert after["val/ssim"] > zero_filled_val_ssim(small_multicoil)
 
 
-def last_state(root: Path) -> dict:
-    (last,) = root.rglob("last.ckpt")
-    return torch.load(last, map_location="cpu", weights_only=True)
-
-
+@pytest.mark.slow
 def test_resume_continues_the_run(tmp_path: Path, small_multicoil: Path):
     """2 epochs straight equal 1 epoch, stop, resume from last.ckpt, 1 more epoch."""
     common = (*SMALL, "--model.net.init_args.chans", "4", "--data.batch_size", "4",
@@ -79,30 +61,6 @@ def test_resume_continues_the_run(tmp_path: Path, small_multicoil: Path):
     assert_identical(split_state["state_dict"], straight["state_dict"])
     assert_identical(split_state["optimizer_states"], straight["optimizer_states"])
     assert straight["lr_schedulers"] == split_state["lr_schedulers"]
-
-
-def assert_finite_run(cli) -> None:
-    """The run logged finite training and validation losses and SSIM, and its weights are
-    finite."""
-    for name in ("train/loss", "val/loss", "val/ssim"):
-        assert torch.isfinite(cli.trainer.callback_metrics[name]), name
-    assert all(torch.isfinite(p).all() for p in cli.model.parameters())
-
-
-def assert_identical(got, expected, where: str = "") -> None:
-    """Nested dicts/lists of tensors and plain values are equal bit for bit."""
-    if isinstance(expected, dict):
-        assert got.keys() == expected.keys(), where
-        for key in expected:
-            assert_identical(got[key], expected[key], f"{where}/{key}")
-    elif isinstance(expected, list | tuple):
-        assert len(got) == len(expected), where
-        for i, (a, b) in enumerate(zip(got, expected)):
-            assert_identical(a, b, f"{where}/{i}")
-    elif isinstance(expected, torch.Tensor):
-        assert torch.equal(got, expected), where
-    else:
-        assert got == expected, where
 
 
 def test_checkpoint_is_self_describing(tmp_path: Path, small_multicoil: Path):

@@ -22,9 +22,7 @@ from torch.utils.data import default_collate
 
 from mri_recon.data import SliceDataset, UnetDataTransform
 from mri_recon.training import ReconModule
-from tests.training.conftest import fit_args, run_cli
-
-pytest_plugins = ("tests.recon_fixtures",)
+from tests.helpers import fit_args, run_cli
 
 
 def fastmri_val_metrics(net: torch.nn.Module, folder: Path) -> dict[str, float]:

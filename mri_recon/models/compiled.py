@@ -1,0 +1,53 @@
+"""A network's forward under ``torch.compile``, or eager when compilation fails.
+
+``Compiled(net)`` is a callable that runs ``net`` through ``torch.compile`` (inductor's
+kernels fuse the norms, activations and pooling between the matrix products). Compilation happens
+at the first call; when it fails for any reason (no C++ compiler, an operation inductor cannot
+lower) the call and every later one run ``net`` eagerly, after one warning line saying why. The
+network itself is not wrapped: its parameters, ``state_dict`` and checkpoints are those of the
+eager module (no ``_orig_mod.`` prefixes).
+"""
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from mri_recon.precision import use_compile_cache
+
+
+class Compiled:
+    """``net`` called through ``torch.compile``, eagerly once compilation has failed.
+
+    Args:
+        net: the network (left as it is: compilation wraps its calls, not the module).
+        dynamic: passed to ``torch.compile``; ``None`` lets dynamo make a dimension dynamic the
+            second time it changes (k-space widths that vary from volume to volume).
+    """
+
+    def __init__(self, net: nn.Module, dynamic: bool | None = None) -> None:
+        use_compile_cache()
+        self.net = net
+        self.compiled: Callable[..., Any] | None = torch.compile(net, dynamic=dynamic)
+        self.failure: str | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.compiled is not None:
+            try:
+                return self.compiled(*args, **kwargs)
+            except torch._dynamo.exc.TorchDynamoException as error:
+                self.compiled = None
+                self.failure = _first_line(error)
+                warnings.warn(
+                    f"torch.compile failed ({self.failure}); running eagerly", stacklevel=2
+                )
+        return self.net(*args, **kwargs)
+
+
+def _first_line(error: BaseException) -> str:
+    """The cause's message on one line (dynamo wraps it in a long explanation)."""
+    cause = error.__cause__ or error
+    lines = str(cause).strip().splitlines() or [type(cause).__name__]
+    return f"{type(cause).__name__}: {lines[0]}"

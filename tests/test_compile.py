@@ -1,0 +1,135 @@
+"""torch.compile as a product feature: one decision (``--compile auto|on|off``), compiled
+outputs equal eager ones, a failed compilation runs eagerly after one warning, checkpoints hold
+the eager network's weights, and compiled kernels land in mri-recon's cache folder."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mri_recon.models import VarNet
+from mri_recon.models.compiled import Compiled
+from mri_recon.precision import MIN_CALLS_TO_COMPILE, compiler_problem, resolve_compile
+from tests.helpers import fit_args, read_volume, run_cli, run_main
+
+NO_COMPILER = "/nonexistent/g++"
+
+
+def test_auto_compiles_long_runs_where_a_compiler_is_found(monkeypatch: pytest.MonkeyPatch):
+    assert compiler_problem("cpu") is None  # gcc is here (make test's machines have it)
+    for purpose, least in MIN_CALLS_TO_COMPILE.items():
+        assert resolve_compile("auto", "cpu", least, purpose)
+        assert not resolve_compile("auto", "cpu", least - 1, purpose)
+        assert resolve_compile("on", "cpu", 1, purpose) and not resolve_compile(
+            "off", "cpu", 10**6, purpose
+        )
+    monkeypatch.setenv("CXX", NO_COMPILER)
+    assert (
+        compiler_problem("cpu")
+        == f"no working C++ compiler ({NO_COMPILER}) for torch.compile's CPU kernels"
+    )
+    assert not resolve_compile("auto", "cpu", 10**6, "train")
+    with pytest.raises(ValueError, match="compile must be one of"):
+        resolve_compile("yes", "cpu", 1, "train")
+
+
+@pytest.mark.slow
+def test_reconstruct_compiled_equals_eager(
+    tiny_checkpoint: Path, small_multicoil: Path, tmp_path: Path, capsys
+) -> None:
+    data = small_multicoil / "multicoil_val"
+    for choice in ("off", "on"):
+        code, _, err = run_main(
+            capsys, "reconstruct", "--checkpoint", tiny_checkpoint, "--data-path", data,
+            "--output-path", tmp_path / choice, "--compile", choice, "--precision", "32",
+        )  # fmt: skip
+        assert code == 0 and "torch.compile failed" not in err
+    for file in sorted(data.glob("*.h5")):
+        eager, compiled = (read_volume(tmp_path / choice / file.name) for choice in ("off", "on"))
+        # Inductor fuses and reorders float32 sums: the same network to float32 rounding,
+        # carried through its layers (about 1e-6 relative each).
+        np.testing.assert_allclose(compiled, eager, rtol=0, atol=1e-4 * np.abs(eager).max())
+
+
+@pytest.mark.slow
+def test_without_a_compiler_it_warns_once_and_runs_eagerly(
+    tiny_checkpoint: Path, small_multicoil: Path, tmp_path: Path
+) -> None:
+    data = small_multicoil / "multicoil_val"
+    env = {**os.environ, "CXX": NO_COMPILER, "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "cache")}
+    args = ["reconstruct", "--checkpoint", str(tiny_checkpoint), "--data-path", str(data),
+            "--precision", "32"]  # fmt: skip
+    runs = {}
+    for choice in ("on", "off"):
+        runs[choice] = subprocess.run(
+            [sys.executable, "-m", "mri_recon", *args, "--output-path", str(tmp_path / choice),
+             "--compile", choice],
+            capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
+        )  # fmt: skip
+        assert runs[choice].returncode == 0, runs[choice].stderr[-2000:]
+    warnings = [line for line in runs["on"].stderr.splitlines() if "torch.compile failed" in line]
+    assert len(warnings) == 1 and "running eagerly" in warnings[0]
+    assert "InvalidCxxCompiler" in warnings[0] and "Traceback" not in runs["on"].stderr
+    for file in sorted(data.glob("*.h5")):
+        np.testing.assert_array_equal(
+            read_volume(tmp_path / "on" / file.name), read_volume(tmp_path / "off" / file.name)
+        )
+
+
+@pytest.mark.slow
+def test_compiled_training_keeps_the_eager_weights_names_and_resumes_exactly(
+    small_multicoil: Path, tmp_path: Path
+) -> None:
+    run = ("--model.net.init_args.chans", "4", "--model.net.init_args.num_pool_layers", "2",
+           "--model.compile", "on", "--trainer.precision", "32", "--trainer.deterministic",
+           "true", "--data.batch_size", "6")  # fmt: skip
+    straight = run_cli(*fit_args("demo", small_multicoil, tmp_path / "a", *run,
+                                 "--trainer.max_epochs", "2"))  # fmt: skip
+    assert straight.model.calls[True] is not None and straight.model.calls[True].failure is None
+    run_cli(*fit_args("demo", small_multicoil, tmp_path / "b", *run, "--trainer.max_epochs", "1"))
+    run_cli(*fit_args("demo", small_multicoil, tmp_path / "b", *run, "--trainer.max_epochs", "2",
+                      "--ckpt_path", "last"))  # fmt: skip
+    states = [torch.load(root / "checkpoints" / "last.ckpt", weights_only=True)
+              for root in (tmp_path / "a", tmp_path / "b")]  # fmt: skip
+    names = [key for key in states[0]["state_dict"] if key.startswith("net.")]
+    assert names and not any("_orig_mod" in key for key in states[0]["state_dict"])
+    for key in names:  # the same compiled kernels on the same data: bit for bit
+        assert torch.equal(states[0]["state_dict"][key], states[1]["state_dict"][key]), key
+
+
+def test_compiled_kernels_go_to_mri_recons_cache_folder(tmp_path: Path) -> None:
+    script = (
+        "import os; from mri_recon.precision import use_compile_cache; use_compile_cache(); "
+        "print(os.environ['TORCHINDUCTOR_CACHE_DIR'])"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "TORCHINDUCTOR_CACHE_DIR"}
+    env["MRI_RECON_CACHE_DIR"] = str(tmp_path)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert result.stdout.strip() == str(tmp_path / "inductor")
+
+
+@pytest.mark.slow
+def test_widths_that_vary_from_volume_to_volume_compile_three_times_at_most() -> None:
+    """fastMRI's volumes come in several widths: the first width compiles static, the second
+    as a dynamic width; the U-Nets' padding to a multiple of 16 adds one graph for widths that
+    need none. Later widths compile nothing more."""
+    torch._dynamo.reset()
+    net = VarNet(num_cascades=1, sens_chans=4, sens_pools=2, chans=4, pools=2, conv_impl="aten",
+                 norm_impl="aten").eval()  # fmt: skip
+    call = Compiled(net)
+    graphs = []
+    for width in (24, 28, 32, 36, 48):
+        kspace = torch.randn(1, 3, 32, width, 2)
+        mask = torch.zeros(1, 1, 1, width, 1, dtype=torch.bool)
+        mask[..., ::2, :] = True
+        with torch.no_grad():
+            torch.testing.assert_close(call(kspace * mask, mask), net(kspace * mask, mask),
+                                       atol=1e-4, rtol=1e-4)  # fmt: skip
+        graphs.append(torch._dynamo.utils.counters["stats"]["unique_graphs"])
+    assert call.failure is None
+    assert graphs[2] - graphs[0] <= 2
+    assert graphs[-1] == graphs[2]  # 36 (padded) and 48 (a multiple of 16) reuse the graphs
