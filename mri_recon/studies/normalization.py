@@ -182,14 +182,18 @@ def normalization_figure(
         style = {"marker": "o", "capsize": 3, "color": colors.get(norm), "label": norm}
         axes["sweep"].errorbar(lrs, means, errors, **style)
     axes["loss"].set(xlabel="epochs", ylabel="training L1 (normalised images, epoch mean)")
+    axes["loss"].set_title("training loss")
     axes["loss"].legend(fontsize=8)
     axes["grads"].set(xlabel="epochs", ylabel="gradient norm (epoch mean)")
     axes["grads"].set_title("gradient norm (a norm hides its convolution's scale)")
     axes["ssim"].set(xlabel="epochs", ylabel="validation SSIM (eval mode)")
+    axes["ssim"].set_title("validation SSIM during training (dashed: zero-filled input)")
     axes["ssim"].axhline(zero, color="grey", ls="--", lw=1)
     axes["bars"].axvline(zero, color="grey", ls="--", lw=1)
     axes["bars"].invert_yaxis()
-    axes["bars"].set(xlabel="final validation SSIM, PSNR", xlim=(0, 1))
+    axes["bars"].set(
+        xlabel="final validation SSIM, PSNR (dashed: zero-filled input)", xlim=(None, 1)
+    )
     axes["sweep"].set(xscale="log", yscale="log", xlabel="Adam's learning rate", ylabel="L1")
     axes["sweep"].legend(fontsize=8)
     seeds = f"{len(study.sweep_seeds)} seeds, {study.sweep_epochs:g} epochs"
@@ -230,7 +234,6 @@ def run(size: Scale, data: StudyData, output_dir: Path, quick: bool) -> tuple[st
     figure = normalization_figure(study, runs, spread, len(data.train), zero_filled["ssim"])
     wrote = harness.write_files(output_dir, FILES, content, (rows, COLUMNS.split()), figure)
     text = [
-        f"normalization study on {content['data']}",
         f"zero-filled input: validation SSIM {zero_filled['ssim']:.4f}, PSNR "
         f"{zero_filled['psnr']:.2f}, L1 {zero_filled['l1']:.4f}; the validation targets' maxima "
         f"range from {float(maxima.min()):.3g} to {float(maxima.max()):.3g}",

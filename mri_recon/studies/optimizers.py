@@ -164,9 +164,8 @@ def optimizers_figure(
         blown = [lr for lr, loss in final.items() if loss is None]
         finals.scatter(blown, [3 * start] * len(blown), marker="x", s=60, color=color)
     references = ((curves, zero_filled, "zero-filled input"), (finals, start, "untrained network"))
-    for axes, level, text in references:
-        axes.axhline(level, color="grey", ls="--", lw=1)
-        axes.text(axes.get_xlim()[0], level, f" {text}", color="grey", va="bottom", fontsize=8)
+    for axes, level, text in references:  # in the legends: a text on the line can hide there
+        axes.axhline(level, color="grey", ls="--", lw=1, label=text)
     finals.legend(fontsize=8)
     curves.set(xlabel="gradient evaluations (epochs of slice gradients)", ylabel="training L1")
     curves.set_title("loss on the whole training set, each optimizer at its best step size")
@@ -213,7 +212,6 @@ def run(size: Scale, data: StudyData, output_dir: Path, quick: bool) -> tuple[st
     figure = optimizers_figure(results, len(data.train), start, zero_filled["train_l1"], noise)
     wrote = harness.write_files(output_dir, FILES, content, (rows, COLUMNS.split()), figure)
     text = [
-        f"optimizer study on {content['data']}",
         f"untrained network: training loss {start:.4f}; zero-filled input: validation SSIM "
         f"{zero_filled['val']['ssim']:.4f}, PSNR {zero_filled['val']['psnr']:.2f}, training L1 "
         f"{zero_filled['train_l1']:.4f}",
