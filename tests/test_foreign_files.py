@@ -123,7 +123,7 @@ def test_demo_overwrite_deletes_only_its_own_checkpoints(tmp_path: Path, capsys)
 def test_study_never_replaces_a_file_it_did_not_write(
     extra: tuple[str, ...], tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)  # the demo data would be built here
+    monkeypatch.chdir(tmp_path)  # no demo data here: the output folder is checked first
     out = tmp_path / "study"
     out.mkdir()
     (out / "optimizers.json").write_text("{}")

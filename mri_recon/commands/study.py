@@ -1,52 +1,64 @@
 """``mri-recon study``: the optimization, normalization and convolution studies.
 
 ``step-size``, ``optimizers``, ``normalization`` and ``convolution`` each write PNG plots and
-JSON/CSV tables to ``--output-dir`` and print a summary; the logic lives in
-:mod:`mri_recon.studies`. The network studies read ``--data-path`` (a fastMRI folder), or the
-demo dataset, built when missing as ``mri-recon demo`` builds it. Module-level imports stay
-light (no torch, numpy or matplotlib): the run functions import what they need.
+JSON/CSV tables to ``--output-dir`` and print a summary; each is one module of
+:mod:`mri_recon.studies`. The network studies read ``--data-path`` (a fastMRI folder), or the demo
+dataset in ``demo_output/data`` when ``mri-recon demo`` has built it. Module-level imports stay
+light (no torch, numpy or matplotlib): ``_run`` imports what it needs.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from mri_recon.data.fastmri_format import CHALLENGES
+from mri_recon.data.fastmri_format import CHALLENGES, split_dir
 
 DEMO_DATA = Path("demo_output/data")
 DEFAULT_OUTPUT = Path("study_output")
 BUDGET = "budget of every run, in passes over the training slices"
+SCALE_OPTIONS = ("train_slices", "val_volumes", "epochs", "batch_size", "chans", "seed")
 # name: (help, description, help of --epochs or None for a study without data)
 STUDIES = {
     "step-size": (
         "gradient descent and momentum on a quadratic, then the U-Net's loss along a line",
         "Gradient descent on a quadratic as the step size crosses 1/L and 2/L; momentum (both "
         "rules) and Nesterov over condition numbers against theory; then the U-Net's L1 loss "
-        "along the gradient through trained weights against the quadratic model.",
+        "along the gradient against the quadratic model, at several points of a brief training "
+        "(or at a checkpoint's weights).",
         "epochs of the brief training when no --checkpoint is given",
     ),
     "optimizers": (
         "full-batch GD, SGD, momentum, Nesterov, RMSprop and Adam on the same budget",
         "Trains the same U-Net on the same data and seed with each optimizer over a grid of step "
-        "sizes, for the same number of slice gradients.",
+        "sizes, for the same number of slice gradients, and measures the minibatch gradient's "
+        "noise.",
         BUDGET,
     ),
     "normalization": (
         "none/batch/instance/group/layer norm, input normalization, batch size 1 vs 8",
         "Trains the same U-Net with each normalization layer, with input normalization off, and "
-        "with batches of 1, for the same budget.",
+        "with batches of 1, for the same budget; then each norm over a range of learning rates "
+        "and three seeds.",
         BUDGET,
     ),
     "convolution": (
         "a convolution as a matrix, output widths, the hand-derived backward",
-        "Worked examples of the project's convolutions, checked against torch and gradcheck; "
-        "needs no data.",
+        "Worked examples of the project's convolutions, the hand's results checked against "
+        "mri_recon's and torch's; needs no data.",
         None,
     ),
 }
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -79,15 +91,33 @@ def _add_data(parser: argparse.ArgumentParser, epochs_help: str) -> None:
         "--data-path",
         type=Path,
         help=f"fastMRI folder with <challenge>_train and <challenge>_val (default: the demo "
-        f"dataset in {DEMO_DATA}, built when missing)",
+        f"dataset in {DEMO_DATA}, built by mri-recon demo)",
     )
     parser.add_argument("--challenge", choices=CHALLENGES, help="default: the one the folder holds")
     parser.add_argument("--train-slices", type=_positive_int, help="training slices used")
     parser.add_argument("--val-volumes", type=_positive_int, help="validation volumes used")
-    parser.add_argument("--epochs", type=float, help=epochs_help)
+    parser.add_argument("--epochs", type=_positive_float, help=epochs_help)
     parser.add_argument("--batch-size", type=_positive_int, help="slices per step")
     parser.add_argument("--chans", type=_positive_int, help="channels of the U-Net's first level")
     parser.add_argument("--seed", type=int, help="seeds the weights and batch order (default 0)")
+
+
+def _find_challenge(root: Path, challenge: str | None) -> str:
+    """The challenge (``challenge``, or the one found) whose train and val folders ``root`` holds.
+
+    Raises:
+        FileNotFoundError, ValueError: one line naming ``data-path`` and the problem.
+    """
+    if not root.is_dir():
+        raise FileNotFoundError(f"data-path: {root} is not a folder")
+    candidates = [challenge] if challenge is not None else list(CHALLENGES)
+    found = [c for c in candidates if all(split_dir(root, c, s).is_dir() for s in ("train", "val"))]
+    if not found:
+        names = " or ".join(f"{name}_train and {name}_val" for name in candidates)
+        raise ValueError(f"data-path: {root} holds no {names} folders")
+    if len(found) > 1:
+        raise ValueError(f"data-path: {root} holds both challenges; choose one with --challenge")
+    return found[0]
 
 
 def register(subparsers: Any) -> None:
@@ -101,22 +131,16 @@ def register(subparsers: Any) -> None:
         help="optimization, normalization and convolution studies on the reconstruction task",
         description="Experiments on how step size, optimizer, normalization and convolution shape "
         "training, with the project's own optimizers and layers; plots and tables go to "
-        "--output-dir. Defaults finish in under 10 minutes each on a 2-core CPU with the demo "
-        "data; --quick in under a minute. See docs/studies.md.",
+        "--output-dir. Defaults take up to about 10 minutes each on a 2-core CPU with the demo "
+        "data (build it first: mri-recon demo); --quick under a minute. See docs/studies.md.",
     )
     studies = parser.add_subparsers(dest="study", required=True, metavar="STUDY")
-    runs = {
-        "step-size": _step_size,
-        "optimizers": _optimizers,
-        "normalization": _normalization,
-        "convolution": _convolution,
-    }
     for name, (text, description, epochs_help) in STUDIES.items():
         study = studies.add_parser(name, help=text, description=description)
         _add_common(study, name)
         if epochs_help is not None:
             _add_data(study, epochs_help)
-        study.set_defaults(run=runs[name])
+        study.set_defaults(run=_run)
         if name == "step-size":
             study.add_argument(
                 "--checkpoint", type=Path, help="mri-recon fit checkpoint (the line)"
@@ -125,99 +149,47 @@ def register(subparsers: Any) -> None:
             study.add_argument("--dim", type=int, default=50, help="the quadratic's dimension")
 
 
-def _setup(args: argparse.Namespace, files: tuple[str, ...]) -> Path | None:
-    """Sets the threads, checks the data and output folders, builds the demo data if needed.
+def _run(args: argparse.Namespace) -> int:
+    """Checks the inputs and the output folder, loads the data, runs the study, prints its
+    summary; exit status 1 (with a message) when a check failed."""
+    from importlib import import_module
 
-    Returns:
-        The data folder (None for a study without data).
-    """
     import torch
 
-    from mri_recon.studies.data import find_challenge
-    from mri_recon.studies.output import check_output_dir
+    from mri_recon.studies import harness
 
+    study = import_module(f"mri_recon.studies.{args.study.replace('-', '_')}")
     torch.set_num_threads(args.threads)
+    options = {}
+    if args.study == "step-size":
+        options = {"condition": args.condition_number, "dim": args.dim, "checkpoint": None}
+        if args.checkpoint is not None:
+            from mri_recon.models.checkpoint import load_checkpoint
+
+            options["checkpoint"] = load_checkpoint(args.checkpoint)
     uses_data = hasattr(args, "data_path")
-    data_path = args.data_path if uses_data else None
-    if data_path is not None:
-        find_challenge(data_path, args.challenge)
-    if uses_data and data_path is None:
-        check_output_dir(args.output_dir, files, args.overwrite, DEMO_DATA)
-        from data_prep.demo import build_demo_dataset
-
-        print(f"mri-recon study: demo dataset in {DEMO_DATA}", flush=True)
-        print(build_demo_dataset(DEMO_DATA), flush=True)
-        return DEMO_DATA
-    check_output_dir(args.output_dir, files, args.overwrite, data_path)
-    return data_path
-
-
-def _load(args: argparse.Namespace, data_path: Path) -> Any:
-    """The size of this study (defaults or --quick, with the options given) and its data."""
-    from mri_recon.studies.data import load_study_data
-    from mri_recon.studies.presets import scale
-
-    size = scale(
-        args.study, args.quick, train_slices=args.train_slices, val_volumes=args.val_volumes,
-        epochs=args.epochs, batch_size=args.batch_size, chans=args.chans, seed=args.seed,
-    )  # fmt: skip
-    data = load_study_data(data_path, args.challenge, size.train_slices, size.val_volumes)
-    print(f"mri-recon study {args.study}: {data.describe()}", flush=True)
-    return size, data
-
-
-def _finish(summary: str, checks: list[dict[str, Any]]) -> int:
-    """Prints the summary; exit status 1 (with a message) when a check failed."""
-    print(summary)
+    data_path = (args.data_path or DEMO_DATA) if uses_data else None
+    harness.prepare_output(args.output_dir, study.FILES, args.overwrite, data_path)
+    if not uses_data:
+        text, checks = study.run(args.output_dir, args.quick)
+    else:
+        if args.data_path is None and not DEMO_DATA.is_dir():
+            raise ValueError(
+                f"data-path: not given, and the demo dataset {DEMO_DATA} is missing: pass "
+                f"--data-path, or build the demo data with mri-recon demo (or python -m data_prep "
+                f"demo --output {DEMO_DATA})"
+            )
+        challenge = _find_challenge(data_path, args.challenge)
+        given = {key: getattr(args, key) for key in SCALE_OPTIONS}
+        size = replace(
+            study.SCALES[args.quick], **{k: v for k, v in given.items() if v is not None}
+        )
+        data = harness.load_study_data(data_path, challenge, size.train_slices, size.val_volumes)
+        print(f"mri-recon study {args.study}: {data.describe()}", flush=True)
+        text, checks = study.run(size, data, args.output_dir, args.quick, **options)
+    print(text)
     failed = [entry["statement"] for entry in checks if not entry["passed"]]
     if failed:
         print(f"mri-recon study: {len(failed)} check(s) failed: {failed[0]}", file=sys.stderr)
         return 1
     return 0
-
-
-def _step_size(args: argparse.Namespace) -> int:
-    from mri_recon.studies.presets import step_size_settings
-    from mri_recon.studies.step_size_report import FILES, run_step_size, summary
-
-    checkpoint = None
-    if args.checkpoint is not None:
-        from mri_recon.models.checkpoint import load_checkpoint
-
-        checkpoint = load_checkpoint(args.checkpoint)
-    data_path = _setup(args, FILES)
-    size, data = _load(args, data_path)
-    quadratic, line = step_size_settings(
-        size, len(data.train), args.quick, args.condition_number, args.dim
-    )
-    content = run_step_size(quadratic, line, data, checkpoint, args.output_dir)
-    return _finish(summary(content, args.output_dir), content["checks"])
-
-
-def _optimizers(args: argparse.Namespace) -> int:
-    from mri_recon.studies.optimizers_report import FILES, run_optimizers, summary
-    from mri_recon.studies.presets import optimizer_study
-
-    size, data = _load(args, _setup(args, FILES))
-    study = optimizer_study(size, len(data.train), args.quick)
-    content = run_optimizers(study, data, args.output_dir)
-    return _finish(summary(content, args.output_dir), content["checks"])
-
-
-def _normalization(args: argparse.Namespace) -> int:
-    from mri_recon.studies.normalization_report import FILES, run_normalization, summary
-    from mri_recon.studies.presets import normalization_study
-
-    size, data = _load(args, _setup(args, FILES))
-    study = normalization_study(size, len(data.train), args.quick)
-    content = run_normalization(study, data, args.output_dir)
-    return _finish(summary(content, args.output_dir), content["checks"])
-
-
-def _convolution(args: argparse.Namespace) -> int:
-    from mri_recon.studies.convolution_report import FILES, run_convolution
-
-    _setup(args, FILES)
-    content = run_convolution(args.output_dir, args.quick)
-    files = "\n".join(f"wrote {args.output_dir / name}" for name in FILES)
-    return _finish(f"{content['text']}\n{files}", content["checks"])

@@ -29,18 +29,20 @@ class Adam(OptimizerBase):
             \theta_{t-1} \text{)} \\
         m_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
         v_t &\leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
-        v^{max}_t &\leftarrow \max(v^{max}_{t-1}, v_t), \quad v_t \leftarrow v^{max}_t
-            \quad \text{if amsgrad} \\
+        v^{max}_t &\leftarrow \max(v^{max}_{t-1}, v_t), \quad
+            \hat{v}_t = v^{max}_t \text{ if amsgrad, else } \hat{v}_t = v_t \\
         \theta_t &\leftarrow \theta_{t-1} - \frac{\gamma}{1 - \beta_1^t}
-            \, \frac{m_t}{\sqrt{v_t / (1 - \beta_2^t)} + \epsilon}
+            \, \frac{m_t}{\sqrt{\hat{v}_t / (1 - \beta_2^t)} + \epsilon}
 
     Conventions, as in PyTorch: the bias corrections :math:`1 - \beta^t` are folded into the
     step size and the denominator rather than applied to stored moments, and :math:`\epsilon`
-    is added to the bias-corrected root, as in the paper's Algorithm 1 (not to the
-    uncorrected root, as in the paper's "more efficient" ordering, where it acts
-    :math:`\sqrt{1 - \beta_2^t}` times smaller). The weight decay here is an L2 penalty added
+    is added to the bias-corrected root, as in the paper's Algorithm 1. The paper's "more
+    efficient" ordering adds it to the uncorrected root instead, where the same numeric
+    :math:`\epsilon` acts :math:`1 / \sqrt{1 - \beta_2^t}` times larger (about 31.6 times at
+    :math:`t = 1` with :math:`\beta_2 = 0.999`). The weight decay here is an L2 penalty added
     to the gradient, so it is rescaled by the adaptive denominator; :class:`AdamW` decouples it.
-    AMSGrad (Reddi et al., 2018) keeps the running maximum of :math:`v_t` and bias-corrects it.
+    AMSGrad (Reddi et al., 2018) keeps the running maximum :math:`v^{max}_t` and uses it, bias
+    corrected, in the denominator only: the stored :math:`v_t` is not overwritten.
 
     State per parameter: ``step``, ``exp_avg`` (:math:`m`), ``exp_avg_sq`` (:math:`v`),
     ``max_exp_avg_sq`` (:math:`v^{max}`, with amsgrad), as in ``torch.optim``. Unlike

@@ -16,10 +16,10 @@ class AdamW(Adam):
         \theta_{t-1} &\leftarrow (1 - \gamma \lambda)\, \theta_{t-1} \\
         m_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
         v_t &\leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
-        v^{max}_t &\leftarrow \max(v^{max}_{t-1}, v_t), \quad v_t \leftarrow v^{max}_t
-            \quad \text{if amsgrad} \\
+        v^{max}_t &\leftarrow \max(v^{max}_{t-1}, v_t), \quad
+            \hat{v}_t = v^{max}_t \text{ if amsgrad, else } \hat{v}_t = v_t \\
         \theta_t &\leftarrow \theta_{t-1} - \frac{\gamma}{1 - \beta_1^t}
-            \, \frac{m_t}{\sqrt{v_t / (1 - \beta_2^t)} + \epsilon}
+            \, \frac{m_t}{\sqrt{\hat{v}_t / (1 - \beta_2^t)} + \epsilon}
 
     Convention, as in PyTorch: the decay is multiplied by the learning rate
     (:math:`\gamma\lambda`), whereas the paper scales it by a separate schedule multiplier

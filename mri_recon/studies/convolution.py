@@ -1,29 +1,46 @@
-"""The convolution study's worked examples: a convolution as a matrix, output widths, gradients.
+"""The convolution study: worked examples of a convolution as a matrix, output widths, gradients.
 
 - A 1-D convolution is a matrix with one row per output: the kernel, shifted along the row by
-  the stride, its taps spread by the dilation, over the zero-padded input. Built by hand here,
-  it must equal ``mri_recon.nn.functional.conv1d`` and ``torch.nn.functional.conv1d``.
-- Output widths follow ``floor((n + 2 p - d (k - 1) - 1) / s) + 1`` (and, for the transposed
-  convolution, ``s (n - 1) - 2 p + d (k - 1) + output_padding + 1``); each is checked against
-  the shape the layers actually return, in 1-D and 2-D.
-- The backward: with ``y = M x``, ``dL/dx = M^T dL/dy``, ``dL/dw_j`` is the correlation of the
-  input with ``dL/dy`` and ``dL/db`` the sum of ``dL/dy``. Derived by hand here and checked
-  against autograd through the project's custom ``autograd.Function``, which ``gradcheck``
-  checks against finite differences in float64.
+  the stride, its taps spread by the dilation, over the zero-padded input. The kernel enters
+  unflipped: deep learning's "convolution" is cross-correlation, ``y_i = sum_j w_j x[i s + j d -
+  p]`` (a convolution in the signal-processing sense flips the kernel). Built by hand here, the
+  matrix must give ``mri_recon.nn.functional.conv1d`` and ``torch.nn.functional.conv1d``.
+- Output widths follow ``floor((n + 2 p - d (k - 1) - 1) / s) + 1`` (transposed: ``s (n - 1) -
+  2 p + d (k - 1) + 1``), checked against the shapes the layers return, in 1-D and 2-D.
+- The backward: with ``y = M x + b``, ``dL/dx = M^T dL/dy``, ``dL/dw_j`` is the correlation of
+  the input with ``dL/dy`` (``im2col(x) @ dL/dy``) and ``dL/db`` the sum of ``dL/dy``; derived by
+  hand and set against autograd through the project's ``autograd.Function``.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from matplotlib.figure import Figure
+from torch import Tensor, nn
 
-from mri_recon.nn import Conv1d, Conv2d, ConvTranspose2d
+import mri_recon.nn
 from mri_recon.nn import functional as scratch
+from mri_recon.studies.harness import check, format_checks, table, write_files
+
+FILES = ("convolution.txt", "convolution.json", "convolution_widths.csv", "convolution.png")
+WIDTHS = "layer input kernel stride padding dilation formula mri_recon torch"
+X = torch.arange(1.0, 9.0, dtype=torch.float64)  # the worked examples' input: 1, 2, ..., 8
+KERNEL = torch.tensor([1.0, 2.0, -1.0], dtype=torch.float64)
+BIAS = 0.5
+SHOWN = {("8", "3"), ("8x7", "3x3")}  # (input, kernel) of the width cases printed; CSV: all
+EXACT = 1e-12  # float64 sums of small integers: the ways agree to rounding at most
+AUTOGRAD_NOTE = """\
+The backward: mri_recon.nn.functional's convolutions call a torch.autograd.Function (Conv2dFunction
+in mri_recon/nn/conv_autograd.py) whose forward, y = W im2col(x) + b, saves x and W with
+ctx.save_for_backward, and whose backward returns dL/dx = col2im(W^T dL/dy) (M^T above), dL/dW =
+dL/dy im2col(x)^T and dL/db = sum dL/dy, only those ctx.needs_input_grad asks for. The tests check
+it with gradcheck against finite differences in float64 (tests/nn/test_conv_functional.py)."""
 
 
 @dataclass(frozen=True)
@@ -38,35 +55,19 @@ class Geometry:
         return f"stride {self.stride}, padding {self.padding}, dilation {self.dilation}"
 
 
+GEOMETRIES = (Geometry(), Geometry(stride=2), Geometry(padding=1), Geometry(dilation=2))
+
+
 def output_width(length: int, kernel: int, geometry: Geometry) -> int:
-    """The number of kernel windows that fit in the padded input.
-
-    Args:
-        length: input length ``n``.
-        kernel: kernel length ``k``.
-        geometry: stride ``s``, padding ``p``, dilation ``d``.
-
-    Returns:
-        ``floor((n + 2 p - d (k - 1) - 1) / s) + 1``.
-    """
+    """The number of kernel windows in the padded input: ``floor((n + 2 p - d (k - 1) - 1) / s)
+    + 1`` for input length ``n`` and kernel length ``k``."""
     span = geometry.dilation * (kernel - 1) + 1  # the kernel's extent, taps spread by dilation
     return (length + 2 * geometry.padding - span) // geometry.stride + 1
 
 
 def conv_matrix(weight: Tensor, length: int, geometry: Geometry) -> Tensor:
-    """The matrix ``M`` with ``conv1d(x, weight) = M x``: the kernel stacked and shifted.
-
-    Row ``i`` holds tap ``j`` of the kernel at input position ``i * stride + j * dilation -
-    padding``; taps that fall on the zero padding are dropped.
-
-    Args:
-        weight: the kernel, (k,).
-        length: the input length.
-        geometry: stride, padding and dilation.
-
-    Returns:
-        ``M``, (output width, length).
-    """
+    """``M`` with ``conv1d(x, weight) = M x``, (output width, length): row ``i`` holds tap ``j``
+    of the kernel (unflipped) at input position ``i s + j d - p``; taps on the padding drop out."""
     width = output_width(length, weight.numel(), geometry)
     matrix = weight.new_zeros(width, length)
     for i, j in itertools.product(range(width), range(weight.numel())):
@@ -77,243 +78,144 @@ def conv_matrix(weight: Tensor, length: int, geometry: Geometry) -> Tensor:
 
 
 def windows(x: Tensor, kernel: int, geometry: Geometry) -> Tensor:
-    """im2col: the input values under each tap for each output.
-
-    ``conv1d(x, w) = w @ windows(x)``: the same product as ``M x``, with the roles of input and
-    kernel swapped (the form the project's convolutions compute, one matmul per block).
-
-    Args:
-        x: the input, (n,).
-        kernel: the kernel length ``k``.
-        geometry: stride, padding and dilation.
-
-    Returns:
-        The stacked windows, (k, output width).
-    """
+    """im2col, (k, output width): the input values under each tap for each output, so that
+    ``conv1d(x, w) = w @ windows(x)``, the product the project's convolutions compute."""
     padded = F.pad(x, (geometry.padding, geometry.padding))
-    width = output_width(x.numel(), kernel, geometry)
-    return torch.stack(
-        [
-            padded[
-                j * geometry.dilation : j * geometry.dilation
-                + (width - 1) * geometry.stride
-                + 1 : geometry.stride
-            ]
-            for j in range(kernel)
-        ]
-    )
+    end = (output_width(x.numel(), kernel, geometry) - 1) * geometry.stride + 1
+    starts = [j * geometry.dilation for j in range(kernel)]
+    return torch.stack([padded[start : start + end : geometry.stride] for start in starts])
 
 
-@dataclass
-class WorkedExample:
-    """A 1-D convolution by hand and by the libraries, forward and backward.
-
-    Attributes:
-        x: the input, (n,).
-        weight: the kernel, (k,).
-        bias: the bias.
-        geometry: stride, padding, dilation.
-        matrix: ``M`` (see :func:`conv_matrix`).
-        columns: im2col (see :func:`windows`).
-        by_hand: ``M x + b``.
-        ours: ``mri_recon.nn.functional.conv1d``.
-        torch: ``torch.nn.functional.conv1d``.
-        grad_out: the upstream gradient ``dL/dy`` used for the backward.
-        grads_by_hand: ``dL/dx``, ``dL/dw``, ``dL/db`` derived by hand.
-        grads_autograd: the same from autograd through the project's ``Conv2dFunction``.
-    """
-
-    x: Tensor
-    weight: Tensor
-    bias: float
-    geometry: Geometry
-    matrix: Tensor
-    columns: Tensor
-    by_hand: Tensor
-    ours: Tensor
-    torch: Tensor
-    grad_out: Tensor
-    grads_by_hand: dict[str, Tensor]
-    grads_autograd: dict[str, Tensor]
-
-    def max_errors(self) -> dict[str, float]:
-        """The largest differences between the ways of computing the same thing.
-
-        Returns:
-            By name: forward by hand vs ours and vs torch, each gradient by hand vs autograd.
-        """
-        errors = {
-            "forward, hand vs mri_recon": float((self.by_hand - self.ours).abs().max()),
-            "forward, hand vs torch": float((self.by_hand - self.torch).abs().max()),
-        }
-        for name, grad in self.grads_by_hand.items():
-            gap = (grad - self.grads_autograd[name]).abs().max()
-            errors[f"{name}, hand vs autograd"] = float(gap)
-        return errors
-
-
-def worked_example(
-    x: Tensor, weight: Tensor, bias: float, geometry: Geometry, grad_out: Tensor | None = None
-) -> WorkedExample:
-    """Computes one worked example (float64).
-
-    Args:
-        x: the input, (n,).
-        weight: the kernel, (k,).
-        bias: the bias.
-        geometry: stride, padding, dilation.
-        grad_out: ``dL/dy``; None uses 1, 2, 3, ... (one per output).
-
-    Returns:
-        The example.
-    """
-    x, weight = x.double(), weight.double()
-    matrix = conv_matrix(weight, x.numel(), geometry)
-    if grad_out is None:
-        grad_out = torch.arange(1, matrix.shape[0] + 1, dtype=torch.float64)
-    columns = windows(x, weight.numel(), geometry)
-    leaves = [
-        t.clone().requires_grad_() for t in (x, weight, torch.tensor([bias], dtype=torch.float64))
-    ]
-    args = {"stride": geometry.stride, "padding": geometry.padding, "dilation": geometry.dilation}
-    ours = scratch.conv1d(leaves[0][None, None], leaves[1][None, None], leaves[2], **args)[0, 0]
+def worked_example(geometry: Geometry) -> dict[str, Any]:
+    """The convolution of ``X`` with ``KERNEL`` and ``BIAS`` at ``geometry``, in float64: ``M``,
+    im2col, the ``forward`` by hand and by the two libraries, and the ``backward`` for ``dL/dy`` =
+    1, 2, 3, ... (one per output): each gradient by hand and by autograd."""
+    matrix, columns = conv_matrix(KERNEL, X.numel(), geometry), windows(X, KERNEL.numel(), geometry)
+    grad_out = torch.arange(1.0, matrix.shape[0] + 1, dtype=torch.float64)
+    bias = torch.tensor([BIAS], dtype=torch.float64)
+    x, w, b = (t.clone().requires_grad_() for t in (X, KERNEL, bias))
+    ours = scratch.conv1d(x[None, None], w[None, None], b, **asdict(geometry))[0, 0]
     ours.backward(grad_out)
-    reference = F.conv1d(x[None, None], weight[None, None], torch.tensor([bias]).double(), **args)
-    return WorkedExample(
-        x=x,
-        weight=weight,
-        bias=bias,
-        geometry=geometry,
-        matrix=matrix,
-        columns=columns,
-        by_hand=matrix @ x + bias,
-        ours=ours.detach(),
-        torch=reference[0, 0],
-        grad_out=grad_out,
-        grads_by_hand={
-            "dL/dx": matrix.T @ grad_out,
-            "dL/dw": columns @ grad_out,
-            "dL/db": grad_out.sum().reshape(1),
-        },
-        grads_autograd={"dL/dx": leaves[0].grad, "dL/dw": leaves[1].grad, "dL/db": leaves[2].grad},
-    )
+    reference = F.conv1d(X[None, None], KERNEL[None, None], bias, **asdict(geometry))[0, 0]
+    forward = {"M x + b": matrix @ X + BIAS, "mri_recon.nn.functional.conv1d": ours.detach()}
+    return {
+        "geometry": geometry, "matrix": matrix, "columns": columns, "grad_out": grad_out,
+        "forward": forward | {"torch.nn.functional.conv1d": reference},
+        "backward": {"dL/dx": (matrix.T @ grad_out, x.grad), "dL/dw": (columns @ grad_out, w.grad),
+                     "dL/db": (grad_out.sum().reshape(1), b.grad)},
+    }  # fmt: skip
+
+
+def example_checks(example: dict[str, Any]) -> list[dict[str, Any]]:
+    """The hand's forward against both libraries', and each gradient by hand against autograd."""
+    (_, by_hand), *libraries = example["forward"].items()
+    pairs = [(f"forward, hand vs {name.split('.')[0]}", by_hand, y) for name, y in libraries]
+    pairs += [(f"{name}, hand vs autograd", *grads) for name, grads in example["backward"].items()]
+    return [
+        check(f"{name} ({example['geometry']})", error <= EXACT, f"largest difference {error:.1e}")
+        for name, error in ((n, float((a - b).abs().max())) for n, a, b in pairs)
+    ]
 
 
 def width_table(quick: bool = False) -> list[dict[str, Any]]:
-    """Output widths by formula against the layers' output shapes, in 1-D and 2-D.
-
-    Each row runs ``mri_recon.nn``'s layer and ``torch.nn``'s twin on an input of the given size
-    and records the formula's width and both layers' widths.
-
-    Args:
-        quick: fewer cases.
-
-    Returns:
-        One row per case: layer, input size, kernel, stride, padding, dilation, formula, layers.
-    """
-    lengths = (8,) if quick else (7, 8, 16)
-    kernels = (1, 3) if quick else (1, 2, 3, 5)
+    """Output sizes by formula against those of ``mri_recon.nn``'s and ``torch.nn``'s ``Conv1d``,
+    ``Conv2d`` and ``ConvTranspose2d`` (``quick``: fewer cases), one row per case."""
+    lengths, kernels = ((8,), (1, 3)) if quick else ((7, 8, 16), (1, 2, 3, 5))
+    sizes, product = ((8, 7),) if quick else ((8, 7), (16, 11)), itertools.product
+    cases = [
+        ("Conv1d", (n,), (k,), *spd)
+        for n, k, *spd in product(lengths, kernels, (1, 2, 3), (0, 1, 2), (1, 2))
+    ]
+    cases += [
+        ("Conv2d", hw, k, *spd)
+        for hw, k, *spd in product(sizes, ((3, 3), (2, 3)), (1, 2), (0, 1), (1, 2))
+    ]
+    cases += [("ConvTranspose2d", hw, (k, k), s, p, 1) for hw, k, s, p in
+              product(sizes, (2, 3), (1, 2), (0, 1))]  # fmt: skip
     rows = []
-    for n, k, s, p, d in itertools.product(lengths, kernels, (1, 2, 3), (0, 1, 2), (1, 2)):
-        geometry = Geometry(s, p, d)
-        formula = output_width(n, k, geometry)
-        if formula < 1:
+    for layer, size, kernel, s, p, d in cases:
+        if layer == "ConvTranspose2d":
+            formula = [scratch.conv_transpose_output_size(n, k, s, p) for n, k in zip(size, kernel)]
+            args = {"stride": s, "padding": p}
+        else:
+            formula = [output_width(n, k, Geometry(s, p, d)) for n, k in zip(size, kernel)]
+            args = {"stride": s, "padding": p, "dilation": d}
+        if min(formula) < 1:
             continue
-        x = torch.zeros(1, 1, n)
-        layer = Conv1d(1, 1, k, stride=s, padding=p, dilation=d)
-        twin = torch.nn.Conv1d(1, 1, k, stride=s, padding=p, dilation=d)
-        case = {"layer": "Conv1d", "input": str(n), "kernel": str(k)}
-        rows.append(
-            {
-                **case,
-                **_geometry(s, p, d),
-                "formula": str(formula),
-                "mri_recon": str(layer(x).shape[-1]),
-                "torch": str(twin(x).shape[-1]),
-            }
-        )
-    sizes = ((8, 7),) if quick else ((8, 7), (16, 11))
-    for (h, w), (kh, kw), s, p, d in itertools.product(
-        sizes, ((3, 3), (2, 3)), (1, 2), (0, 1), (1, 2)
-    ):
-        x = torch.zeros(1, 1, h, w)
-        formula = tuple(output_width(n, k, Geometry(s, p, d)) for n, k in ((h, kh), (w, kw)))
-        layer = Conv2d(1, 1, (kh, kw), stride=s, padding=p, dilation=d)
-        twin = torch.nn.Conv2d(1, 1, (kh, kw), stride=s, padding=p, dilation=d)
-        case = {"layer": "Conv2d", "input": f"{h}x{w}", "kernel": f"{kh}x{kw}"}
-        rows.append(
-            {
-                **case,
-                **_geometry(s, p, d),
-                "formula": "x".join(map(str, formula)),
-                "mri_recon": _hw(layer(x)),
-                "torch": _hw(twin(x)),
-            }
-        )
-    for (h, w), k, s, p in itertools.product(sizes, (2, 3), (1, 2), (0, 1)):
-        x = torch.zeros(1, 1, h, w)
-        formula = tuple(scratch.conv_transpose_output_size(n, k, s, p) for n in (h, w))
-        layer = ConvTranspose2d(1, 1, k, stride=s, padding=p)
-        twin = torch.nn.ConvTranspose2d(1, 1, k, stride=s, padding=p)
-        case = {"layer": "ConvTranspose2d", "input": f"{h}x{w}", "kernel": f"{k}x{k}"}
-        rows.append(
-            {
-                **case,
-                **_geometry(s, p, 1),
-                "formula": "x".join(map(str, formula)),
-                "mri_recon": _hw(layer(x)),
-                "torch": _hw(twin(x)),
-            }
-        )
+        x, k = torch.zeros(1, 1, *size), kernel if len(kernel) > 1 else kernel[0]
+        ours, theirs = (getattr(m, layer)(1, 1, k, **args)(x).shape[2:] for m in (mri_recon.nn, nn))
+        values = (layer, size, kernel, s, p, d, formula, ours, theirs)
+        rows.append({key: v if isinstance(v, str | int) else "x".join(map(str, v))
+                     for key, v in zip(WIDTHS.split(), values)})  # fmt: skip
     return rows
 
 
-def _geometry(stride: int, padding: int, dilation: int) -> dict[str, int]:
-    return {"stride": stride, "padding": padding, "dilation": dilation}
+def example_text(example: dict[str, Any]) -> str:
+    """A worked example as text: the matrix, im2col, the three outputs and the gradients."""
+
+    def vector(values: Tensor) -> str:
+        return "[" + " ".join(f"{v:g}" for v in values.tolist()) + "]"
+
+    def rows(matrix: Tensor) -> list[str]:
+        return ["    [" + " ".join(f"{v:4g}" for v in row) + " ]" for row in matrix.tolist()]
+
+    return "\n".join([
+        f"1-D convolution, kernel {vector(KERNEL)}, bias {BIAS:g}, {example['geometry']}, input "
+        f"x = {vector(X)}",
+        "  as a matrix (one row per output: the kernel, unflipped as in cross-correlation, shifted "
+        "by the stride, taps spread by the dilation, zero-padding columns dropped):",
+        *rows(example["matrix"]),
+        "  im2col (one column per output: the input values under the kernel's taps):",
+        *rows(example["columns"]),
+        *(f"  {name:<34} = {vector(output)}" for name, output in example["forward"].items()),
+        f"  backward with dL/dy = {vector(example['grad_out'])}:",
+        *(f"    {name} by hand {vector(hand)}, autograd {vector(autograd)}"
+          for name, (hand, autograd) in example["backward"].items()),
+    ])  # fmt: skip
 
 
-def _hw(y: Tensor) -> str:
-    return f"{y.shape[-2]}x{y.shape[-1]}"
+def matrices_figure(examples: list[dict[str, Any]]) -> Figure:
+    """Each example's matrix with its values, the first one's im2col and the transpose of the
+    strided one (its backward: a transposed convolution)."""
+    shown = [(e["matrix"], f"M: {e['geometry']}") for e in examples]
+    shown.append((examples[0]["columns"], "im2col of x = 1..8 (first M)"))
+    strided = next(e for e in examples if e["geometry"].stride > 1)
+    shown.append((strided["matrix"].T, "M^T (stride 2): dL/dx = M^T dL/dy"))
+    figure = Figure(figsize=(10, 6), layout="constrained")
+    for axes, (matrix, title) in zip(figure.subplots(2, 3).flat, shown):
+        axes.imshow(matrix.numpy(), cmap="coolwarm", vmin=-8, vmax=8)
+        for (i, j), value in zip(itertools.product(*map(range, matrix.shape)), matrix.flatten()):
+            if value != 0:
+                axes.text(j, i, f"{value:g}", ha="center", va="center", fontsize=7)
+        axes.set_title(title, fontsize=8)
+        axes.set(xticks=[], yticks=[])
+    return figure
 
 
-def gradchecks(quick: bool = False) -> dict[str, bool]:
-    """``torch.autograd.gradcheck`` of the project's functional convolutions (float64).
-
-    gradcheck compares the Jacobian the custom backward implies with finite differences of the
-    forward, for the input, the weight and the bias at once.
-
-    Args:
-        quick: smaller tensors.
-
-    Returns:
-        Whether each case passed, by a description of the case.
-    """
-    size = 5 if quick else 7
-    gen = torch.Generator().manual_seed(0)
-
-    def rand(*shape: int) -> Tensor:
-        return torch.randn(*shape, generator=gen, dtype=torch.float64, requires_grad=True)
-
-    cases = {
-        "conv1d, stride 2, padding 1, dilation 2": (
-            scratch.conv1d, (rand(2, 2, 3 * size), rand(3, 2, 3), rand(3)),
-            {"stride": 2, "padding": 1, "dilation": 2},
-        ),
-        "conv2d, 3x3, padding 1": (
-            scratch.conv2d, (rand(2, 2, size, size), rand(3, 2, 3, 3), rand(3)), {"padding": 1},
-        ),
-        "conv2d, 2x3, stride 2, dilation (1, 2), 2 groups": (
-            scratch.conv2d, (rand(1, 4, size, size + 2), rand(4, 2, 2, 3), rand(4)),
-            {"stride": 2, "dilation": (1, 2), "groups": 2},
-        ),
-        "conv_transpose2d, 2x2, stride 2 (the U-Net's upsampling)": (
-            scratch.conv_transpose2d, (rand(2, 3, size, size), rand(3, 2, 2, 2), rand(2)),
-            {"stride": 2},
-        ),
-    }  # fmt: skip
-    results = {}
-    for name, (function, inputs, options) in cases.items():
-        results[name] = torch.autograd.gradcheck(
-            lambda *tensors, f=function, o=options: f(*tensors, **o), inputs, raise_exception=False
-        )
-    return results
+def run(output_dir: Path, quick: bool) -> tuple[str, list[dict[str, Any]]]:
+    """Computes the worked examples and widths (``quick``: fewer), writes ``FILES``
+    (``output_dir`` checked beforehand); returns the printed text and the checks."""
+    examples = [worked_example(geometry) for geometry in GEOMETRIES]
+    widths = width_table(quick)
+    checks = [entry for example in examples for entry in example_checks(example)]
+    agree = [row for row in widths if row["formula"] == row["mri_recon"] == row["torch"]]
+    statement = "output widths: formula = mri_recon layer = torch layer"
+    checks.append(
+        check(statement, len(agree) == len(widths), f"{len(agree)} of {len(widths)} cases")
+    )
+    shown = [row for row in widths if (row["input"], row["kernel"]) in SHOWN]
+    text = "\n\n".join([
+        *(example_text(example) for example in examples),
+        "output widths: floor((n + 2 p - d (k - 1) - 1) / s) + 1, transposed: "
+        "s (n - 1) - 2 p + d (k - 1) + 1",
+        table(shown, WIDTHS),
+        f"(the 3-tap cases on 8 and 8x7 inputs; all {len(widths)} are in {FILES[2]})",
+        AUTOGRAD_NOTE,
+        format_checks(checks),
+    ])  # fmt: skip
+    content = {"study": "convolution", "checks": checks, "widths": widths, "examples": [
+        {"geometry": str(e["geometry"]), "matrix": e["matrix"].tolist(),
+         "output": e["forward"]["M x + b"].tolist()} for e in examples]}  # fmt: skip
+    figure = matrices_figure(examples)
+    wrote = write_files(output_dir, FILES, text + "\n", content, (widths, WIDTHS.split()), figure)
+    return "\n".join([text, *wrote]), checks
