@@ -7,7 +7,8 @@ and the same mask function, in a plain ``DataLoader``. One call is one pass over
 
 Without a data folder of the user's the files are written here, with the size of fastMRI's knee
 multicoil data (15 coils, 640 x 368 k-space, 320 x 320 targets) and random content: the pipeline's
-cost does not depend on what the images show. Like the demo, this uses ``data_prep``'s writer.
+cost does not depend on what the images show. They are written in fastMRI's layout
+(``mri_recon.data.fastmri_format``), as the simulator writes its files.
 """
 
 from __future__ import annotations
