@@ -206,13 +206,7 @@ def atomic_path(path: str | Path, kind: str, overwrite: bool = False) -> Iterato
         FileExistsError: ``path`` exists and ``overwrite`` is false.
         ForeignFileError: ``path`` exists and mri-recon did not write it as a ``kind``.
     """
-    path = Path(path)
-    if _exists(path):
-        if not overwrite:
-            raise FileExistsError(f"{path}: already exists (pass overwrite to replace it)")
-        check_owned([path], kind, "output")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(path)
+    path = _make_way(Path(path), kind, overwrite)
     tmp = _temporary(path)
     try:
         yield tmp
@@ -222,6 +216,18 @@ def atomic_path(path: str | Path, kind: str, overwrite: bool = False) -> Iterato
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _make_way(path: Path, kind: str, overwrite: bool) -> Path:
+    """Checks that ``path`` may be written (new, or a ``kind`` output of mri-recon's with
+    ``overwrite``), makes its folder and removes a killed earlier write's leftovers."""
+    if _exists(path):
+        if not overwrite:
+            raise FileExistsError(f"{path}: already exists (pass overwrite to replace it)")
+        check_owned([path], kind, "output")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(path)
+    return path
 
 
 @contextmanager
@@ -239,13 +245,7 @@ def atomic_folder(path: str | Path, kind: str, overwrite: bool = False) -> Itera
         FileExistsError: ``path`` exists and ``overwrite`` is false.
         ForeignFileError: ``path`` exists and is not a ``kind`` output of mri-recon's.
     """
-    path = Path(path)
-    if _exists(path):
-        if not overwrite:
-            raise FileExistsError(f"{path}: already exists (pass overwrite to replace it)")
-        check_owned([path], kind, "output")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(path)
+    path = _make_way(Path(path), kind, overwrite)
     tmp = _temporary(path, folder=True)
     try:
         yield tmp
