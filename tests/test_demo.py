@@ -73,7 +73,7 @@ def test_demo_dicom_writes_a_series_beside_each_reconstruction(
 
 
 @pytest.mark.slow
-def test_varnet_demo_puts_zero_filled_unet_and_varnet_side_by_side(
+def test_varnet_demo_puts_zero_filled_cs_unet_and_varnet_side_by_side(
     unet_demo: tuple[Path, DemoResult],
 ):
     out, unet = unet_demo
@@ -85,12 +85,12 @@ def test_varnet_demo_puts_zero_filled_unet_and_varnet_side_by_side(
     report = json.loads(result.report_path.read_text())
     assert result.report_path == out / "varnet" / "report.json"
     for volume, unet_volume in zip(report["volumes"], unet.report.volumes):
-        assert set(volume["scores"]) == {"zero-filled", "U-Net", "VarNet"}
+        assert set(volume["scores"]) == {"zero-filled", "CS", "U-Net", "VarNet"}
         assert volume["scores"]["U-Net"] == unet_volume.scores["U-Net"]  # the U-Net demo's
     text = summary_text(result)
     assert all(re.search(rf"{a}x +{m}", text) for a in (4, 8) for m in ("U-Net", "VarNet"))
     (figure, *_) = sorted(result.figures.glob("*.png"))
     one_row = sorted(unet.figures.glob("*.png"))[0]
     with Image.open(figure) as three, Image.open(one_row) as one:
-        # one row: zero-filled | U-Net | VarNet | target | 2 errors, against 4 panels
+        # one row: zero-filled | CS | U-Net | VarNet | target | errors, against one network
         assert three.size[1] == one.size[1] and three.size[0] > 1.4 * one.size[0]

@@ -25,12 +25,18 @@ class Compiled:
         net: the network (left as it is: compilation wraps its calls, not the module).
         dynamic: passed to ``torch.compile``; ``None`` lets dynamo make a dimension dynamic the
             second time it changes (k-space widths that vary from volume to volume).
+        backend: ``torch.compile``'s backend: ``inductor`` (kernels) or, to see what dynamo
+            traces without generating code, ``eager``.
     """
 
-    def __init__(self, net: nn.Module, dynamic: bool | None = None) -> None:
+    def __init__(
+        self, net: nn.Module, dynamic: bool | None = None, backend: str = "inductor"
+    ) -> None:
         use_compile_cache()
         self.net = net
-        self.compiled: Callable[..., Any] | None = torch.compile(net, dynamic=dynamic)
+        self.compiled: Callable[..., Any] | None = torch.compile(
+            net, dynamic=dynamic, backend=backend
+        )
         self.failure: str | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
