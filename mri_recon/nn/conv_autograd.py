@@ -46,12 +46,8 @@ def memory_format(x: Tensor, weight: Tensor) -> torch.memory_format:
 
 def _finish(out: Tensor, bias: Tensor | None, fmt: torch.memory_format) -> Tensor:
     """``out + bias`` (bias per channel, optional) laid out in memory format ``fmt``."""
-    if bias is None:
-        return out.contiguous(memory_format=fmt)
-    if out.is_contiguous(memory_format=fmt):
-        return out.add_(bias.view(1, -1, 1, 1))
-    result = torch.empty(out.shape, dtype=out.dtype, device=out.device, memory_format=fmt)
-    return torch.add(out, bias.view(1, -1, 1, 1), out=result)
+    out = out if bias is None else out.add_(bias.view(1, -1, 1, 1))
+    return out.contiguous(memory_format=fmt)
 
 
 class Conv2dFunction(Function):

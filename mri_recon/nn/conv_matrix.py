@@ -54,6 +54,13 @@ def pad2d(x: Tensor, geom: ConvGeometry) -> Tensor:
     return out
 
 
+@torch.compiler.assume_constant_result
+def _threads() -> int:
+    """torch's intra-op threads. ``torch.compile`` reads it once, when it traces, instead of
+    breaking the graph: it sizes the blocks, never the result."""
+    return torch.get_num_threads()
+
+
 def row_blocks(rows: int, width: int, bytes_per_row: int) -> list[tuple[int, int]]:
     """Split ``rows`` output rows of ``width`` pixels into blocks for the matmuls.
 
@@ -61,7 +68,7 @@ def row_blocks(rows: int, width: int, bytes_per_row: int) -> list[tuple[int, int
     ``MIN_BLOCK_COLUMNS`` pixels: narrower matmuls run far below peak (one row of the U-Net's
     deepest map, 512 channels at 20 px, is 4608 x 20 columns; see docs/benchmarks.md).
     """
-    block_bytes = BLOCK_BYTES_PER_THREAD * torch.get_num_threads()
+    block_bytes = BLOCK_BYTES_PER_THREAD * _threads()
     step = max(-(-MIN_BLOCK_COLUMNS // width), block_bytes // max(1, bytes_per_row))
     return [(r, min(r + step, rows)) for r in range(0, rows, step)]
 
@@ -86,17 +93,15 @@ def windows(
         (N, G, C / G, kh, kw, R, Wo) view: ``[n, g, c, i, j, y, x] = xp[n, g * C / G + c,
         (first + y) * sh + i * dh, x * sw + j * dw]`` for the R requested rows.
     """
-    n, c = xp.shape[:2]
+    c = xp.shape[1]
     kh, kw = kernel_hw
     first, stop = rows or (0, out_hw[0])
-    g = geom.groups
-    sn, sc, sh, sw = xp.stride()
-    (dh, dw), (th, tw) = geom.dilation, geom.stride
-    return xp.as_strided(
-        (n, g, c // g, kh, kw, stop - first, out_hw[1]),
-        (sn, sc * (c // g), sc, sh * dh, sw * dw, sh * th, sw * tw),
-        xp.storage_offset() + first * th * sh,
-    )
+    (dh, dw), (sh, sw) = geom.dilation, geom.stride
+    # unfold's windows span the dilated kernel; every dh-th (dw-th) element is a tap. Views of
+    # views rather than one as_strided, whose storage offset torch.compile cannot read.
+    taps = xp.unfold(2, dh * (kh - 1) + 1, sh).unfold(3, dw * (kw - 1) + 1, sw)
+    taps = taps[:, :, first:stop, : out_hw[1], ::dh, ::dw]  # (N, C, R, Wo, kh, kw)
+    return taps.unflatten(1, (geom.groups, c // geom.groups)).permute(0, 1, 2, 5, 6, 3, 4)
 
 
 def im2col(
@@ -190,11 +195,15 @@ def conv_forward(
     w = weight.reshape(g, o // g, cg * kh * kw)
     blocks = row_blocks(out_hw[0], out_hw[1], n * g * w.shape[2] * out_hw[1] * x.element_size())
     result = x.new_empty(n, o, *out_hw)  # not a view: in-place ops on the output need that
-    out, rows = result.view(n, g, o // g, out_hw[0] * out_hw[1]), blocks[0][1] - blocks[0][0]
-    buffer = x.new_empty(n * g * w.shape[2] * rows * out_hw[1]) if len(blocks) > 1 else None
-    for first, stop in blocks:
-        cols = im2col(xp, (kh, kw), out_hw, geom, (first, stop), buffer)
-        torch.matmul(w, cols, out=out[..., first * out_hw[1] : stop * out_hw[1]])
+    out = result.view(n, g, o // g, out_hw[0] * out_hw[1])
+    if len(blocks) == 1:
+        torch.matmul(w, im2col(xp, (kh, kw), out_hw, geom), out=out)
+        return result
+    rows = blocks[0][1] - blocks[0][0]
+    buffer = x.new_empty(n * g * w.shape[2] * rows * out_hw[1])
+    # Each block's product, then one copy into place (a block of rows is not contiguous in out).
+    parts = [torch.matmul(w, im2col(xp, (kh, kw), out_hw, geom, b, buffer)) for b in blocks]
+    torch.cat(parts, -1, out=out)
     return result
 
 

@@ -37,6 +37,17 @@ def _sum(t: Tensor, dims: tuple[int, ...]) -> Tensor:
     return t.sum(dims, keepdim=True) if dims else t
 
 
+def _mul(a: Tensor, b: Tensor, out: Tensor | None) -> Tensor:
+    """a * b, into ``out`` (a spare buffer of a's size) when one is given.
+
+    Under ``torch.compile`` always a new tensor: the compiler plans the buffers itself, and it
+    cannot trace an ``out=`` that is not contiguous (a channels-last input's view).
+    """
+    if out is None or torch.compiler.is_compiling():
+        return a * b
+    return torch.mul(a, b, out=out)
+
+
 def _update_running_stats(
     running_mean: Tensor | None,
     running_var: Tensor | None,
@@ -66,7 +77,8 @@ class Normalize(Function):
     (for an elementwise w, layer norm's, y = (x r - mu r) w + b: s would be as large as x).
     The one-pass variance loses about mu^2 / var of float32's 1e-7 relative precision, so where
     mu^2 > CENTRE_RATIO var in some group x is centred first (mu = 0 afterwards) and var
-    recomputed, here and in backward; off the CPU always, so the guard never syncs with the host.
+    recomputed, here and in backward; off the CPU always, so the guard never syncs with the host,
+    and under ``torch.compile`` always, since a compiled graph cannot branch on a tensor's value.
     With ``use_input_stats=False`` mu and var are the running buffers. In training, the running
     buffers (viewed like x) are updated in place, buf = (1 - momentum) buf + momentum stat, with
     the unbiased variance var M / (M - 1), averaged over the axes a buffer lacks.
@@ -119,14 +131,18 @@ class Normalize(Function):
         """
         with torch.autocast(x.device.type, enabled=False):
             xf = x.to(torch.promote_types(x.dtype, torch.float32))  # half precision: float32
-            count = math.prod(x.shape[d] for d in dims)
+            count = math.prod([x.shape[d] for d in dims])
             centred = False
             if use_input_stats:
                 mean = xf.sum(dims, keepdim=True).div_(count)
                 mean_sq = mean * mean
                 var = _mean_square(xf, dims, count).sub_(mean_sq).clamp_(min=0)
                 ratio = Normalize.CENTRE_RATIO
-                centred = x.device.type != "cpu" or bool((mean_sq > ratio * var).any())
+                centred = (
+                    x.device.type != "cpu"
+                    or torch.compiler.is_compiling()
+                    or bool((mean_sq > ratio * var).any())
+                )
                 if centred:
                     xf = xf - mean
                     var = _mean_square(xf, dims, count)
@@ -138,12 +154,12 @@ class Normalize(Function):
             out = None if xf is x else xf
             w = None if weight is None else weight.to(xf.dtype)
             if w is not None and not _constant_axes(w, dims):
-                y = torch.mul(xf, rstd, out=out).sub_(shift_mean * rstd).mul_(w)
+                y = _mul(xf, rstd, out).sub_(shift_mean * rstd).mul_(w)
                 y = y if bias is None else y.add_(bias.to(xf.dtype))
             else:
                 scale = rstd if w is None else rstd * w
                 shift = -shift_mean * scale if bias is None else bias - shift_mean * scale
-                y = torch.mul(xf, scale, out=out).add_(shift)
+                y = _mul(xf, scale, out).add_(shift)
         ctx.save_for_backward(x, weight, mean, rstd)
         ctx.dims, ctx.count, ctx.centred = dims, count, centred
         ctx.use_input_stats = use_input_stats
@@ -169,7 +185,7 @@ class Normalize(Function):
             if need_w or (need_x and ctx.use_input_stats):
                 # g's own float32 copy (not aliased by part_g) can hold g x, then g again.
                 reuse = g is not grad_out and part_g is not g
-                gx = torch.mul(g, xf, out=g if reuse else None)
+                gx = _mul(g, xf, g if reuse else None)
                 part_gxhat = _sum(gx, inner).addcmul_(mean, part_g, value=-1).mul_(rstd)
                 g = g.copy_(grad_out) if reuse else g
             if need_b:
@@ -183,10 +199,10 @@ class Normalize(Function):
                     sum_dxhat = _sum(part_gxhat if w is None else part_gxhat * w, outer)
                     coef = rstd * rstd * sum_dxhat / -ctx.count
                     const = torch.addcmul(rstd * sum_d / -ctx.count, coef, mean, value=-1)
-                    dx = torch.mul(xf, coef, out=gx if xf is x else xf)
+                    dx = _mul(xf, coef, gx if xf is x else xf)
                     dx = dx.add_(const).addcmul_(g, scale)
                 else:
-                    dx = torch.mul(g, scale, out=None if g is grad_out else g)
+                    dx = _mul(g, scale, None if g is grad_out else g)
                 dx = dx.to(x.dtype)
         return dx, dw, db, None, None, None, None, None, None
 
@@ -220,7 +236,7 @@ class NormalizeReference(Function):
         if use_input_stats:
             mean = xf.mean(dims, keepdim=True)
             var = (xf - mean).square().mean(dims, keepdim=True)
-            count = math.prod(x.shape[d] for d in dims)
+            count = math.prod([x.shape[d] for d in dims])
             _update_running_stats(running_mean, running_var, mean, var, count, momentum)
         else:
             mean, var = running_mean.to(xf.dtype), running_var.to(xf.dtype)
