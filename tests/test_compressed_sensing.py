@@ -196,6 +196,7 @@ def test_bad_cs_options_are_named(fields: dict, message: str) -> None:
         CsOptions(**fields)
 
 
+@pytest.mark.slow
 def test_reconstruct_baseline_cs_writes_the_volume_loops_images(
     small_multicoil: Path, tmp_path: Path, capsys
 ) -> None:

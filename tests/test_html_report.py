@@ -153,6 +153,7 @@ def shown_slice(browser) -> tuple[list[str], list[str], str]:
     return images, rows, browser.find_element(By.ID, "slice-label").text
 
 
+@pytest.mark.slow
 def test_checkpoint_report_in_the_browser(browser, checkpoint_report: Path, tmp_path: Path) -> None:
     report = open_report(browser, checkpoint_report)
     assert console_errors(browser) == []
@@ -192,6 +193,7 @@ def test_checkpoint_report_in_the_browser(browser, checkpoint_report: Path, tmp_
     assert console_errors(browser) == []
 
 
+@pytest.mark.slow
 def test_folders_report_in_the_browser(browser, folders_report: Path, tmp_path: Path) -> None:
     report = open_report(browser, folders_report)
     assert console_errors(browser) == []

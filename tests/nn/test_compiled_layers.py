@@ -37,8 +37,15 @@ def _varnet() -> VarNet:
 
 @pytest.mark.parametrize(
     "options",
-    [{"norm": "instance"}, {"norm": "batch", "channels_last": True}, {"norm": "layer"}],
-    ids=["instance", "batch-channels_last", "layer"],
+    [
+        pytest.param({"norm": "instance"}, id="instance"),
+        pytest.param(
+            {"norm": "batch", "channels_last": True},
+            id="batch-channels_last",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param({"norm": "layer"}, id="layer", marks=pytest.mark.slow),
+    ],
 )
 def test_a_scratch_unet_is_one_graph(options: dict) -> None:
     net = Unet(1, 1, chans=4, num_pool_layers=2, **SCRATCH, **options).train()
