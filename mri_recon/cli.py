@@ -12,6 +12,7 @@ import argparse
 import sys
 import warnings
 from collections.abc import Sequence
+from functools import partial
 from importlib import import_module
 
 from mri_recon.commands import COMMANDS
@@ -66,9 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter(
             "ignore", ResourceWarning
         )  # for developers (python -X dev), not users
-        warnings.showwarning = lambda message, *_, **__: print(
-            f"mri-recon {command}: warning: {message}", file=sys.stderr
-        )
+        warnings.showwarning = partial(_show_warning, command)
         try:
             return run(argv)
         except USER_ERRORS as error:
@@ -80,6 +79,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.unraisablehook = lambda unraisable: None
             print(f"mri-recon {command}: interrupted", file=sys.stderr)
             return INTERRUPTED
+
+
+def _show_warning(command: str, message: Warning | str, category: type[Warning], *_, **__) -> None:
+    """A warning as one line. Resource warnings stay unshown even when a library has reset the
+    filters above (a file an interrupt cut short while it was being read reports one)."""
+    if not issubclass(category, ResourceWarning):
+        print(f"mri-recon {command}: warning: {message}", file=sys.stderr)
 
 
 def _run_lightning(argv: list[str]) -> int:
