@@ -64,9 +64,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         for message in NOISE:
             warnings.filterwarnings("ignore", message=message)
-        warnings.simplefilter(
-            "ignore", ResourceWarning
-        )  # for developers (python -X dev), not users
         warnings.showwarning = partial(_show_warning, command)
         try:
             return run(argv)
@@ -82,8 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _show_warning(command: str, message: Warning | str, category: type[Warning], *_, **__) -> None:
-    """A warning as one line. Resource warnings stay unshown even when a library has reset the
-    filters above (a file an interrupt cut short while it was being read reports one)."""
+    """A warning as one line. Resource warnings (for developers, ``python -X dev``) are not
+    shown, whatever filters a library sets (a file an interrupt cut short reports one)."""
     if not issubclass(category, ResourceWarning):
         print(f"mri-recon {command}: warning: {message}", file=sys.stderr)
 
