@@ -27,9 +27,10 @@ test: lint wheel-smoke dicom-tools browser
 	MRI_RECON_FAST_BF16=$$($(VENV)/bin/python -c "from mri_recon.precision import fast_bf16; print(int(not fast_bf16('cpu')))") \
 		$(VENV)/bin/python -m pytest -m precision
 
-# Every module's unit tests, without the slow end-to-end runs: under 2 minutes on 2 cores.
+# Every module's unit tests, without the slow end-to-end runs and the rest of the sweeps, in one
+# process per core (pytest-xdist): under 2 minutes on 2 cores.
 test-fast: $(INSTALLED)
-	$(VENV)/bin/python -m pytest -m "not slow"
+	$(VENV)/bin/python -m pytest -m "not slow" -n auto
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .

@@ -41,6 +41,12 @@ TINY_FIT = ("--model.net.init_args.chans", "4", "--trainer.max_epochs", "1")
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
+def exhaustive(*cases: object) -> list:
+    """The rest of a parametrised sweep, marked ``slow``: ``make test`` runs every case, while
+    ``make test-fast`` keeps the cases listed before these (one plain, one with every option)."""
+    return [pytest.param(case, marks=pytest.mark.slow) for case in cases]
+
+
 def run_cli(*args: str) -> ReconCLI:
     """``mri-recon <args>`` in this process; returns the CLI (trainer, model, datamodule)."""
     return cli_main(list(args))

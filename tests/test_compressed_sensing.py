@@ -43,9 +43,12 @@ PHANTOMS = replace(SMALL_MULTICOIL, coils=8, recon_size=96, num_volumes=2, slice
                    val_fraction=0.5, test_fraction=0.0, seed=3)  # fmt: skip
 
 
-@pytest.fixture(scope="module", params=["multicoil", "singlecoil"])
+@pytest.fixture(
+    scope="module", params=[pytest.param("multicoil", marks=pytest.mark.slow), "singlecoil"]
+)
 def phantoms(request, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A fully sampled phantom volume of one slice: its folder and challenge."""
+    """A fully sampled phantom volume of one slice: its folder and challenge. Multicoil CS
+    (sensitivity maps, then 8 coils per iteration) takes seconds a slice: left to ``make test``."""
     challenge = request.param
     config = replace(PHANTOMS, challenge=challenge, coils=8 if challenge == "multicoil" else None)
     root = tmp_path_factory.mktemp(f"phantoms_{challenge}")

@@ -269,6 +269,7 @@ def test_bad_input_files_stop_the_run_unless_skipped(
     assert f"  {bad}: not a readable HDF5 file" in stdout
 
 
+@pytest.mark.slow  # a new process that imports torch
 def test_noise_warnings_are_not_shown(val_copy: Path, tmp_path: Path) -> None:
     foreign = tmp_path / "weights.pt"
     torch.save({"w": torch.ones(2)}, foreign, pickle_protocol=4)  # torch warns on protocol 4

@@ -42,6 +42,7 @@ def one_error(err: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow  # a new process that imports torch
 def test_python_m_data_prep_convert_writes_marked_fastmri_files(raw_folder, tmp_path) -> None:
     out = tmp_path / "out"
     result = subprocess.run(

@@ -9,6 +9,7 @@ from torch import nn
 
 import mri_recon.nn.conv_matrix as conv_matrix
 from mri_recon.models import Unet, VarNet
+from mri_recon.models.unet import ConvBlock, TransposeConvBlock
 
 SCRATCH = {"conv_impl": "scratch", "norm_impl": "scratch"}
 
@@ -35,10 +36,23 @@ def _varnet() -> VarNet:
     return VarNet(num_cascades=1, sens_chans=4, sens_pools=2, chans=4, pools=2, **SCRATCH)
 
 
+def _one_graph(module: nn.Module, *inputs: torch.Tensor) -> None:
+    explained = torch._dynamo.explain(module)(*inputs)
+    assert explained.graph_break_count == 0, [b.reason for b in explained.break_reasons]
+    assert explained.graph_count == 1
+
+
+def test_the_scratch_unet_blocks_are_one_graph_each() -> None:
+    """The fast lane's check; the whole networks below run in ``make test``."""
+    layers = {"norm": "group", "num_groups": 2, **SCRATCH}
+    _one_graph(ConvBlock(1, 4, 0.1, **layers).train(), torch.randn(2, 1, 32, 24))
+    _one_graph(TransposeConvBlock(4, 2, **layers).train(), torch.randn(2, 4, 8, 6))
+
+
 @pytest.mark.parametrize(
     "options",
     [
-        pytest.param({"norm": "instance"}, id="instance"),
+        pytest.param({"norm": "instance"}, id="instance", marks=pytest.mark.slow),
         pytest.param(
             {"norm": "batch", "channels_last": True},
             id="batch-channels_last",
@@ -48,17 +62,13 @@ def _varnet() -> VarNet:
     ],
 )
 def test_a_scratch_unet_is_one_graph(options: dict) -> None:
-    net = Unet(1, 1, chans=4, num_pool_layers=2, **SCRATCH, **options).train()
-    explained = torch._dynamo.explain(net)(torch.randn(2, 1, 32, 24))
-    assert explained.graph_break_count == 0, [b.reason for b in explained.break_reasons]
-    assert explained.graph_count == 1
+    _one_graph(Unet(1, 1, chans=4, num_pool_layers=2, **SCRATCH, **options).train(),
+               torch.randn(2, 1, 32, 24))  # fmt: skip
 
 
 @pytest.mark.slow
 def test_a_scratch_varnet_is_one_graph() -> None:
-    explained = torch._dynamo.explain(_varnet().train())(*_varnet_inputs())
-    assert explained.graph_break_count == 0, [b.reason for b in explained.break_reasons]
-    assert explained.graph_count == 1
+    _one_graph(_varnet().train(), *_varnet_inputs())
 
 
 def _compiled_equals_eager(net: nn.Module, inputs: tuple[torch.Tensor, ...], backend: str) -> None:

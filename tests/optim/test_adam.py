@@ -4,14 +4,17 @@ import pytest
 import torch
 
 from mri_recon.optim import Adam, AdamW
+from tests.helpers import exhaustive
 
 GRID = [
     {"lr": 1e-3},
-    {"lr": 1e-3, "betas": (0.8, 0.99), "eps": 1e-6},
-    {"lr": 1e-3, "amsgrad": True},
-    {"lr": 1e-3, "weight_decay": 0.1},
     {"lr": 1e-3, "weight_decay": 0.1, "amsgrad": True, "maximize": True},
-    {"lr": 1e-3, "maximize": True},
+    *exhaustive(
+        {"lr": 1e-3, "betas": (0.8, 0.99), "eps": 1e-6},
+        {"lr": 1e-3, "amsgrad": True},
+        {"lr": 1e-3, "weight_decay": 0.1},
+        {"lr": 1e-3, "maximize": True},
+    ),
 ]
 
 

@@ -4,15 +4,18 @@ import pytest
 import torch
 
 from mri_recon.optim import RMSprop
+from tests.helpers import exhaustive
 
 GRID = [
     {"lr": 1e-3},
-    {"lr": 1e-3, "alpha": 0.9, "eps": 1e-6},
-    {"lr": 1e-3, "momentum": 0.9},
-    {"lr": 1e-3, "centered": True},
-    {"lr": 1e-3, "centered": True, "momentum": 0.5, "weight_decay": 1e-2},
-    {"lr": 1e-4, "weight_decay": 1e-2, "maximize": True},
     {"lr": 1e-4, "momentum": 0.9, "centered": True, "maximize": True},
+    *exhaustive(
+        {"lr": 1e-3, "alpha": 0.9, "eps": 1e-6},
+        {"lr": 1e-3, "momentum": 0.9},
+        {"lr": 1e-3, "centered": True},
+        {"lr": 1e-3, "centered": True, "momentum": 0.5, "weight_decay": 1e-2},
+        {"lr": 1e-4, "weight_decay": 1e-2, "maximize": True},
+    ),
 ]
 
 

@@ -6,16 +6,19 @@ import pytest
 import torch
 
 from mri_recon.optim import SGD
+from tests.helpers import exhaustive
 from tests.optim.lockstep import small_net, train
 
 GRID = [
     {"lr": 0.05},
-    {"lr": 0.05, "momentum": 0.9},
-    {"lr": 0.05, "momentum": 0.9, "dampening": 0.5},
-    {"lr": 0.05, "momentum": 0.9, "nesterov": True},
-    {"lr": 0.05, "momentum": 0.8, "weight_decay": 1e-2},
     {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-2, "maximize": True},
-    {"lr": 0.05, "weight_decay": 1e-2, "maximize": True},
+    *exhaustive(
+        {"lr": 0.05, "momentum": 0.9},
+        {"lr": 0.05, "momentum": 0.9, "dampening": 0.5},
+        {"lr": 0.05, "momentum": 0.9, "nesterov": True},
+        {"lr": 0.05, "momentum": 0.8, "weight_decay": 1e-2},
+        {"lr": 0.05, "weight_decay": 1e-2, "maximize": True},
+    ),
 ]
 
 
