@@ -14,6 +14,7 @@ from __future__ import annotations
 import fastmri
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from mri_recon.models.norm_unet import NormUnet
 
@@ -110,11 +111,21 @@ class SensitivityModel(nn.Module):
         masked_kspace: Tensor,
         mask: Tensor,
         num_low_frequencies: int | Tensor | None = None,
+        checkpointed: bool = False,
     ) -> Tensor:
+        """``checkpointed``: run the NormUnet one coil image at a time under gradient
+        checkpointing, so that the backward pass holds one image's activations instead of every
+        coil's. The NormUnet normalizes and convolves each image on its own, so the maps are the
+        same (to float rounding)."""
         if self.mask_center:
             start, end = center_bounds(mask, num_low_frequencies)
             masked_kspace = keep_center(masked_kspace, start, end)
         n, coils, h, w, _ = masked_kspace.shape
         images = fastmri.ifft2c(masked_kspace).view(n * coils, 1, h, w, 2)  # coils as a batch
-        maps = self.norm_unet(images).view(n, coils, h, w, 2)
+        if checkpointed:
+            run = self.norm_unet
+            maps = torch.cat([checkpoint(run, x, use_reentrant=False) for x in images.split(1)])
+        else:
+            maps = self.norm_unet(images)
+        maps = maps.view(n, coils, h, w, 2)
         return maps / fastmri.rss_complex(maps, dim=1)[:, None, :, :, None]

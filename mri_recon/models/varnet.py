@@ -80,7 +80,9 @@ class VarNet(nn.Module):
             recompute the cascade in the backward pass (gradient checkpointing): activation
             memory of one cascade instead of all, for about one more forward pass of time.
         checkpoint_sensitivity: the same for the sensitivity network, whose U-Net runs on every
-            coil image (15 at fastMRI's size) and so holds the largest activations of all.
+            coil image (15 at fastMRI's size) and so holds the largest activations of all: it
+            runs one coil image at a time, each checkpointed, so that the backward pass
+            recomputes one image's activations at a time.
 
     Shape:
         - masked_kspace: (N, coils, H, W, 2) float32, zeros where not sampled; singlecoil data
@@ -152,11 +154,9 @@ class VarNet(nn.Module):
             )
         mask = mask.to(torch.bool)
         recompute = self.training and torch.is_grad_enabled()
-        sens_inputs = (masked_kspace, mask, num_low_frequencies)
-        if self.checkpoint_sensitivity and recompute:
-            sens_maps = checkpoint(self.sens_net, *sens_inputs, use_reentrant=False)
-        else:
-            sens_maps = self.sens_net(*sens_inputs)
+        sens_maps = self.sens_net(
+            masked_kspace, mask, num_low_frequencies, self.checkpoint_sensitivity and recompute
+        )
         kspace = masked_kspace.clone()
         for cascade in self.cascades:
             if self.checkpoint_cascades and recompute:
