@@ -25,7 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mri_recon.html import Viewer
+    from mri_recon.inference.comparison import Truth
     from mri_recon.inference.volumes import VolumeResult
     from mri_recon.report import Report
 
@@ -182,6 +185,24 @@ def check_outputs(
         check_owned((run_dir / "checkpoints").glob("*.ckpt"), CHECKPOINT, "output-dir")
 
 
+def test_truth(data: Path) -> "Callable[[str], Truth]":
+    """The truth of the demo dataset's test volumes, by file name: the held-out target and
+    acquisition, and the acceleration the test file was undersampled with."""
+    from data_prep.simulate import TRUTH_SPLIT
+    from mri_recon.data.fastmri_format import split_dir
+    from mri_recon.data.file_check import open_volume
+    from mri_recon.inference.comparison import Truth, read_target
+
+    test, truth_dir = split_dir(data, CHALLENGE, "test"), data / f"{CHALLENGE}_{TRUTH_SPLIT}"
+
+    def truth(fname: str) -> Truth:
+        target, acquisition = read_target(truth_dir / fname, CHALLENGE)
+        with open_volume(test / fname) as hf:
+            return Truth(target, acquisition, int(hf.attrs["acceleration"]))
+
+    return truth
+
+
 def score_test_split(
     data: Path,
     checkpoints: Sequence[Path],
@@ -196,14 +217,8 @@ def score_test_split(
     truth, with a figure per volume in ``figures/`` (and its slices in ``viewer``)."""
     from data_prep.simulate import TRUTH_SPLIT
     from mri_recon.data.fastmri_format import split_dir
-    from mri_recon.data.file_check import open_volume
     from mri_recon.dicom import SeriesLabel
-    from mri_recon.inference.comparison import (
-        Truth,
-        compare_methods,
-        comparison_report,
-        read_target,
-    )
+    from mri_recon.inference.comparison import compare_methods, comparison_report
     from mri_recon.inference.preparation import prepare_run
     from mri_recon.inference.submission import SubmissionSummary, save_submission
 
@@ -227,17 +242,12 @@ def score_test_split(
         if name == names[-1]:
             save_submission(volume, submissions, test / volume.fname, dicom=label)
 
-    def truth(fname: str) -> Truth:
-        target, acquisition = read_target(truth_dir / fname, CHALLENGE)
-        with open_volume(test / fname) as hf:
-            return Truth(target, acquisition, int(hf.attrs["acceleration"]))
-
     volumes = {name: run.volumes(run.dataset(), progress=False) for name, run in zip(names, runs)}
     if compressed_sensing is not None:
         cs_dataset = runs[-1].dataset(method=compressed_sensing)
         cs_volumes = runs[-1].volumes(cs_dataset, progress=False, method=compressed_sensing)
         volumes = {compressed_sensing.name: cs_volumes} | volumes
-    compare_methods(volumes, truth, report, output_dir / "figures", save, viewer)
+    compare_methods(volumes, test_truth(data), report, output_dir / "figures", save, viewer)
     print(submissions, flush=True)
     if compressed_sensing is not None:
         report.info[compressed_sensing.name] = compressed_sensing.describe()
