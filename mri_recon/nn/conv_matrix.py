@@ -201,9 +201,15 @@ def conv_forward(
         return result
     rows = blocks[0][1] - blocks[0][0]
     buffer = x.new_empty(n * g * w.shape[2] * rows * out_hw[1])
-    # Each block's product, then one copy into place (a block of rows is not contiguous in out).
-    parts = [torch.matmul(w, im2col(xp, (kh, kw), out_hw, geom, b, buffer)) for b in blocks]
-    torch.cat(parts, -1, out=out)
+    if torch.compiler.is_compiling():
+        # A trace cannot write a product into a slice through out= (a graph break): the blocks'
+        # products are joined by one concatenation, which the compiler fuses into place.
+        parts = [torch.matmul(w, im2col(xp, (kh, kw), out_hw, geom, b, buffer)) for b in blocks]
+        torch.cat(parts, -1, out=out)
+        return result
+    for first, stop in blocks:  # each block's product straight into its columns of the output
+        cols = im2col(xp, (kh, kw), out_hw, geom, (first, stop), buffer)
+        torch.matmul(w, cols, out=out[..., first * out_hw[1] : stop * out_hw[1]])
     return result
 
 
