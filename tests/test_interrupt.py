@@ -8,12 +8,20 @@ from pathlib import Path
 
 import pytest
 
+# ``python -m mri_recon`` with SIGINT raising KeyboardInterrupt, as in a terminal's foreground
+# job, even when this suite runs with SIGINT ignored (as a background job of a non-interactive
+# shell does, and its children inherit).
+MRI_RECON = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('mri_recon', run_name='__main__', alter_sys=True)"
+)
+
 
 def interrupt_when(args: list[str], ready: str, cwd: Path) -> subprocess.CompletedProcess:
     """Runs ``mri-recon <args>`` in its own process group, and sends SIGINT to the whole group
     (as a terminal's Ctrl-C does) once ``ready`` appears on its stdout."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "mri_recon", *args],
+        [sys.executable, "-c", MRI_RECON, *args],
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
