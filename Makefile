@@ -28,9 +28,10 @@ test: lint wheel-smoke dicom-tools browser
 		$(VENV)/bin/python -m pytest -m precision
 
 # Every module's unit tests, without the slow end-to-end runs and the rest of the sweeps, in one
-# process per core (pytest-xdist): under 2 minutes on 2 cores.
+# process per core (pytest-xdist) with one torch thread each (more threads than cores spin
+# against each other): under 2 minutes on 2 cores.
 test-fast: $(INSTALLED)
-	$(VENV)/bin/python -m pytest -m "not slow" -n auto
+	OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest -m "not slow" -n auto
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
