@@ -16,6 +16,7 @@ or in the network's output) fails alone: it comes out as a ``VolumeFailure`` nam
 the loop goes on with the next volume.
 """
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -280,7 +281,7 @@ def reconstruct_volumes(
         num_workers=num_workers,
         collate_fn=_collate,
     )
-    remaining = {Path(path).name: len(slices) for path, slices in volume_indices(dataset).items()}
+    remaining = Counter(dataset.raw_samples[i].fname.name for batch in batches for i in batch)
     volumes: dict[str, tuple[dict[int, np.ndarray], dict[int, np.ndarray]]] = {}
     failed: dict[str, str] = {}
     with tqdm(total=len(dataset), unit="slice", disable=not progress) as bar:
@@ -292,8 +293,8 @@ def reconstruct_volumes(
                 names += batch.good.fname
                 _collect(net, batch.good, device, precision, volumes, failed, call)
             bar.update(len(names))
-            for fname in dict.fromkeys(names):  # each volume of the batch, in batch order
-                remaining[fname] -= names.count(fname)
+            for fname, count in Counter(names).items():  # each volume of the batch, in order
+                remaining[fname] -= count
                 if remaining[fname] == 0:
                     bar.set_postfix_str(fname)
                     recon, zero_filled = volumes.pop(fname, ({}, {}))
