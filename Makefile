@@ -21,17 +21,19 @@ demo: $(INSTALLED)
 
 # The whole suite in the precision this machine resolves to, then the precision-dependent tests
 # again with the other resolution (MRI_RECON_FAST_BF16, mri_recon/precision.py): CI on any CPU
-# covers both the bf16 and the float32 paths.
-test: lint wheel-smoke dicom-tools browser
-	$(VENV)/bin/python -m pytest
-	MRI_RECON_FAST_BF16=$$($(VENV)/bin/python -c "from mri_recon.precision import fast_bf16; print(int(not fast_bf16('cpu')))") \
-		$(VENV)/bin/python -m pytest -m precision
+# covers both the bf16 and the float32 paths. Both run one pytest process per core
+# (pytest-xdist) with one torch thread each (more threads than cores spin against each other).
+PARALLEL := OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest -n auto
 
-# Every module's unit tests, without the slow end-to-end runs and the rest of the sweeps, in one
-# process per core (pytest-xdist) with one torch thread each (more threads than cores spin
-# against each other): under 2 minutes on 2 cores.
+test: lint wheel-smoke dicom-tools browser
+	$(PARALLEL)
+	MRI_RECON_FAST_BF16=$$($(VENV)/bin/python -c "from mri_recon.precision import fast_bf16; print(int(not fast_bf16('cpu')))") \
+		$(PARALLEL) -m precision
+
+# Every module's unit tests, without the slow end-to-end runs and the rest of the sweeps, the
+# same way in parallel: under 2 minutes on 2 cores.
 test-fast: $(INSTALLED)
-	OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest -m "not slow" -n auto
+	$(PARALLEL) -m "not slow"
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .

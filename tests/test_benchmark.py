@@ -26,6 +26,7 @@ ASKED_OF_COMPILE = {
     "inference_speedup_compiled_vs_fastmri",
     "compile_seconds_cold",
     "compile_seconds_cached",
+    "scratch_compiled_vs_aten_compiled",
     "varnet_train_peak_gib",
 }
 
@@ -72,7 +73,8 @@ def test_quick_run_on_tiny_sizes_writes_every_figure(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_the_compiled_paths_and_the_varnet_on_tiny_sizes(tmp_path: Path) -> None:
     """The compiled step and calls against fastMRI's, the compile seconds (the cached compile
-    in a new process is faster than the cold one), the VarNet's peak with checkpointing."""
+    in a new process is faster than the cold one), the compiled step with scratch against
+    aten layers, the VarNet's peak with checkpointing."""
     args = ["--shrink", "8", "--repeats", "1", "--threads", "1", "--only", "compile"]
     summary, stdout = run_benchmark(tmp_path / "bench.json", *args, "--only", "varnet")
     assert ASKED_OF_COMPILE <= set(HEADLINES)
@@ -81,11 +83,13 @@ def test_the_compiled_paths_and_the_varnet_on_tiny_sizes(tmp_path: Path) -> None
         assert f"{key}: " in stdout
     assert summary["compile_seconds_cached"] < summary["compile_seconds_cold"]
     rows = summary["comparisons"]
-    assert [row["section"] for row in rows] == ["compile"] * 3 + ["varnet"]
+    assert [row["section"] for row in rows] == ["compile"] * 4 + ["varnet"]
     assert [row["slices_per_call"] for row in rows[1:3]] == [1, 8]
-    peaks = rows[3]["settings"]["peak_above_start_gib"]
+    assert summary["scratch_compiled_vs_aten_compiled"] == rows[3]["b_over_a"]
+    assert rows[3]["labels"] == ["aten", "scratch"]
+    peaks = rows[4]["settings"]["peak_above_start_gib"]
     assert summary["varnet_train_peak_gib"] == peaks["train-all-checkpointed"]
-    assert rows[3]["settings"]["cascades"] == 12 and rows[3]["settings"]["height"] == 80
+    assert rows[4]["settings"]["cascades"] == 12 and rows[4]["settings"]["height"] == 80
 
 
 def test_every_unet_recipe_is_timed_once() -> None:

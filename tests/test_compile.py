@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from mri_recon.models import VarNet
-from mri_recon.models.compiled import Compiled
+from mri_recon.models import Unet, VarNet
+from mri_recon.models.compiled import SCRATCH_CONV_OPTIONS, Compiled
+from mri_recon.models.unet import ConvBlock
 from mri_recon.precision import MIN_CALLS_TO_COMPILE, compiler_problem, resolve_compile
 from tests.helpers import fit_args, read_volume, run_cli, run_main
 
@@ -35,6 +36,38 @@ def test_auto_compiles_long_runs_where_a_compiler_is_found(monkeypatch: pytest.M
     assert not resolve_compile("auto", "cpu", 10**6, "train")
     with pytest.raises(ValueError, match="compile must be one of"):
         resolve_compile("yes", "cpu", 1, "train")
+
+
+def test_only_scratch_convolutions_compile_with_realized_buffers() -> None:
+    """Inductor's options reach ``torch.compile`` (an unknown key would raise here) for a network
+    with scratch convolutions; torch's kernels and other backends keep inductor's defaults."""
+    scratch = Unet(1, 1, chans=4, num_pool_layers=1, conv_impl="scratch", norm_impl="aten")
+    aten = Unet(1, 1, chans=4, num_pool_layers=1, conv_impl="aten", norm_impl="scratch")
+    assert Compiled(scratch).options == SCRATCH_CONV_OPTIONS
+    assert Compiled(aten).options is None
+    assert Compiled(scratch, backend="eager").options is None
+
+
+@pytest.mark.slow
+def test_a_scratch_block_compiled_by_inductor_equals_eager() -> None:
+    """Inductor's generated kernels (with the realized buffers) for a scratch conv, instance
+    norm and LeakyReLU block: the eager outputs and weight gradients to float32 rounding."""
+    torch.manual_seed(0)
+    block = ConvBlock(2, 4, 0.0, norm="instance", num_groups=1, conv_impl="scratch",
+                      norm_impl="scratch").train()  # fmt: skip
+    call = Compiled(block)
+    image = torch.randn(2, 2, 24, 16)
+    results = []
+    for run in (block, call):
+        block.zero_grad(set_to_none=True)
+        out = run(image)
+        (out * torch.linspace(-1, 1, out.numel()).reshape(out.shape)).sum().backward()
+        results.append((out.detach(), [p.grad for p in block.parameters()]))
+    assert call.failure is None
+    (eager, eager_grads), (compiled, grads) = results
+    torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-5)
+    for grad, eager_grad in zip(grads, eager_grads, strict=True):
+        torch.testing.assert_close(grad, eager_grad, rtol=1e-3, atol=1e-4 * eager_grad.abs().max())
 
 
 @pytest.mark.slow

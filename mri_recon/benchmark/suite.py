@@ -14,6 +14,8 @@ The summary's headline figures (targets in docs/benchmarks.md):
 - ``compile_seconds_cold`` and ``compile_seconds_cached``: the first compiled training step of
   the fastMRI recipes in a new process, with an empty inductor cache and with the cache the cold
   run filled (what a user's second run pays).
+- ``scratch_compiled_vs_aten_compiled``: the fastMRI recipes' training step compiled with the
+  from-scratch layers over the same with torch's.
 - ``varnet_train_peak_gib``: a VarNet training step at fastMRI knee's size (12 cascades, 15
   coils, 640 x 368) with the cascades and the sensitivity network checkpointed, peak memory
   above the start (on the CPU: resident set), in a process of its own.
@@ -44,6 +46,7 @@ TARGETS = {
     "data_speedup_vs_fastmri": (">=", 1.5),
     "contention_slowdown": ("<=", 3.0),
     "gemm_fraction": (">=", 0.6),
+    "scratch_compiled_vs_aten_compiled": ("<=", 1.3),
 }
 FASTMRI_RECIPE = "unet_knee_singlecoil"
 
@@ -166,8 +169,9 @@ def _layers(settings: Settings, case: steps.TrainCase) -> list[Comparison]:
 
 def _compile(settings: Settings, case: steps.TrainCase, summary: dict) -> list[Comparison]:
     """The compiled training step and network calls (batch 1 and ``RunOptions.batch_size``)
-    against fastMRI's reference; into ``summary``, the first compiled step's seconds in new
-    processes, cold and cached (an inductor cache of this run's own, removed after)."""
+    against fastMRI's reference, then the compiled step with scratch against aten layers; into
+    ``summary``, the first compiled step's seconds in new processes, cold and cached (an
+    inductor cache of this run's own, removed after)."""
     precision = resolve_precision("auto", "cpu")
     rows, figures = [], {}
     with tempfile.TemporaryDirectory(prefix="mri-recon-inductor-") as cache:
@@ -200,6 +204,7 @@ def _compile(settings: Settings, case: steps.TrainCase, summary: dict) -> list[C
                 info["compile"] = True
                 labels = ("compiled", "fastMRI")
                 rows.append(Comparison("compile", label, ours, ref, batch, labels, info))
+            rows.append(_compiled_layers(settings, case))
         finally:
             if before is None:
                 os.environ.pop("TORCHINDUCTOR_CACHE_DIR")
@@ -207,6 +212,20 @@ def _compile(settings: Settings, case: steps.TrainCase, summary: dict) -> list[C
                 os.environ["TORCHINDUCTOR_CACHE_DIR"] = before
     summary.update(figures)
     return rows
+
+
+def _compiled_layers(settings: Settings, case: steps.TrainCase) -> Comparison:
+    """The case's training step compiled with torch's layers (A) and with the from-scratch
+    ones (B); the first step of each (compilation) is ``alternate``'s untimed warm-up."""
+    aten, scratch = alternate(
+        steps.train_step(case, compile=True, conv_impl="aten", norm_impl="aten"),
+        steps.train_step(case, compile=True, conv_impl="scratch", norm_impl="scratch"),
+        settings.repeats,
+    )
+    label = f"train compiled, U-Net {case.net.get('chans')} ch: batch {case.batch_size} of "
+    label += f"{case.size}^2, {case.precision}"
+    info = {**case.settings(), "compile": True, "conv_impl/norm_impl": "aten (A) vs scratch (B)"}
+    return Comparison("compile", label, aten, scratch, case.batch_size, ("aten", "scratch"), info)
 
 
 def _varnet(settings: Settings) -> list[Comparison]:
@@ -296,7 +315,8 @@ def run_suite(settings: Settings, progress: Any = print) -> tuple[list[Compariso
     if "compile" in by_section:
         compiled = [r for r in rows if r.section == "compile"]
         summary["train_speedup_compiled_vs_fastmri"] = compiled[0].ratio
-        summary["inference_speedup_compiled_vs_fastmri"] = compiled[-1].ratio
+        summary["inference_speedup_compiled_vs_fastmri"] = compiled[-2].ratio
+        summary["scratch_compiled_vs_aten_compiled"] = compiled[-1].ratio
     if "varnet" in by_section:
         peaks = by_section["varnet"].settings["peak_above_start_gib"]
         summary["varnet_train_peak_gib"] = peaks["train-all-checkpointed"]

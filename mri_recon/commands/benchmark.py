@@ -32,6 +32,7 @@ HEADLINES = (
     "inference_speedup_compiled_vs_fastmri",
     "compile_seconds_cold",
     "compile_seconds_cached",
+    "scratch_compiled_vs_aten_compiled",
     "varnet_train_peak_gib",
 )
 
@@ -43,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="time training, inference and data loading against the fastMRI reference",
         description="Time the product's training step (per bundled recipe), reconstruct's "
         "network call and the data loader against fastMRI's, alternating call by call; the "
-        "same compiled (cold and cached compile seconds); the VarNet's step and peak memory.",
+        "same compiled (cold and cached compile seconds; scratch against torch's layers); the "
+        "VarNet's step and peak memory.",
     )
     parser.add_argument("--quick", action="store_true", help="3 repeats, half-size networks")
     parser.add_argument("--repeats", type=int, help="timed calls per side (default 5, quick 3)")
