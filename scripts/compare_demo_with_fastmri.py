@@ -9,8 +9,8 @@ For each seed, one after the other in this process:
 2. ``fastmri.models.Unet(1, 1, 16, 4)`` trained for the same number of seconds with fastMRI's
    ``SliceDataset``, ``UnetDataTransform`` and mask function (the demo's: random, 4x with 8% and
    8x with 4% centre lines; new masks every epoch in training, one per file in validation), Adam
-   at the recipe's 3e-3 with a cosine decay over the time budget, the recipe's batches of 8 and
-   data loader workers, L1, float32, eager; each epoch ends with a validation (fastMRI's SSIM
+   at 3e-3 with a cosine decay over the time budget, batches of 8, the recipe's data loader
+   workers, L1, float32, eager; each epoch ends with a validation (fastMRI's SSIM
    per volume) and the best epoch's weights are kept, as the demo keeps its best checkpoint;
 3. both networks scored on the test split by the demo's own scoring (stored masks, fastMRI's
    SSIM / PSNR per volume against the held-out truth), fastMRI's weights through
@@ -47,11 +47,12 @@ from mri_recon.recipes import recipe_path
 from mri_recon.report import format_table, write_json
 
 DEMO, REFERENCE = "demo recipe", "fastMRI reference"
-# The demo recipe's settings that the reference shares: masks, batch size, workers, the U-Net's
-# size, Adam's learning rate.
+# The demo recipe's settings that the reference shares: masks, data loader workers, the U-Net's
+# size. Its own training is fixed whatever the recipe's: Adam at 3e-3 with a cosine decay,
+# batches of 8 (the reference run the issue describes).
 RECIPE = yaml.safe_load(recipe_path("demo").read_text(encoding="utf-8"))
 DATA, NET = RECIPE["data"], RECIPE["model"]["net"]["init_args"]
-LEARNING_RATE = RECIPE["model"]["optimizer"]["init_args"]["lr"]
+LEARNING_RATE, BATCH_SIZE = 3e-3, 8
 
 
 @dataclass
@@ -75,7 +76,7 @@ def reference_loaders(data: Path) -> tuple[DataLoader, DataLoader]:
     val_set = SliceDataset(
         data / f"{CHALLENGE}_val", CHALLENGE, UnetDataTransform(CHALLENGE, mask, use_seed=True)
     )
-    batch, workers = DATA["batch_size"], DATA["num_workers"]
+    batch, workers = BATCH_SIZE, DATA["num_workers"]
     return (
         DataLoader(train_set, batch, shuffle=True, num_workers=workers),
         DataLoader(val_set, batch, num_workers=workers),
