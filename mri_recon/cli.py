@@ -82,7 +82,8 @@ def _show_warning(command: str, message: Warning | str, category: type[Warning],
     """A warning as one line. Resource warnings (for developers, ``python -X dev``) are not
     shown, whatever filters a library sets (a file an interrupt cut short reports one)."""
     if not issubclass(category, ResourceWarning):
-        print(f"mri-recon {command}: warning: {message}", file=sys.stderr)
+        text = " ".join(str(message).split())  # some libraries' messages start with a newline
+        print(f"mri-recon {command}: warning: {text}", file=sys.stderr)
 
 
 def _run_lightning(argv: list[str]) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mri_recon.cli import main, one_line
+from mri_recon.cli import _show_warning, main, one_line
 
 CLI = [sys.executable, "-m", "mri_recon.cli"]
 ROOT = Path(__file__).resolve().parents[1]  # this checkout, whatever is installed
@@ -97,6 +97,31 @@ def test_errors_from_loader_workers_come_out_on_one_line() -> None:
     assert "Original Traceback" in str(caught.value)  # torch's wrapping, seen by the CLI
     assert one_line(caught.value) == "batch_size: a batch mixes image sizes"
     assert one_line(ValueError("first\nsecond")) == "first second"
+
+
+def test_a_warning_is_one_line(capsys) -> None:
+    """Some libraries start a warning's message with a newline and indent it (jsonargparse)."""
+    _show_warning("fit", UserWarning("\n    first part\n    second part\n"), UserWarning)
+    assert capsys.readouterr().err == "mri-recon fit: warning: first part second part\n"
+
+
+@pytest.mark.slow  # a new process
+def test_reading_raw_files_leaves_the_warning_filters_alone(tmp_path: Path) -> None:
+    """The ismrmrd package's import turns every warning on for the whole process; mri-recon's
+    raw-file modules import it without that, so the commands' filters keep hiding the
+    dependencies' deprecation warnings."""
+    code = (
+        "import warnings\n"
+        "import mri_recon.data.ismrmrd_plan, mri_recon.data.ismrmrd_read\n"
+        "print([f for f in warnings.filters if f[2] is Warning and f[1] is None])\n"
+    )
+    checkout = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": checkout}
+    env.pop("PYTHONWARNINGS", None)
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120, env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"  # no catch-all filter such as ('default', ..., Warning)
 
 
 @pytest.mark.parametrize(

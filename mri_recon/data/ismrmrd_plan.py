@@ -25,12 +25,10 @@ is read or any file written.
 import itertools
 from dataclasses import dataclass
 
-import ismrmrd
-import ismrmrd.xsd
 import numpy as np
 
 from mri_recon.data.header import HeaderError, parse_header
-from mri_recon.data.ismrmrd_read import IsmrmrdError, RawScan
+from mri_recon.data.ismrmrd_read import IsmrmrdError, RawScan, ismrmrd
 from mri_recon.options import option
 
 COUNTERS = ("repetition", "contrast", "set", "phase")  # chosen, or one file per value

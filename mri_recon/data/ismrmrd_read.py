@@ -13,14 +13,20 @@ module reads the acquisition table in bulk: every header in one read, then the s
 lines wanted.
 """
 
+import warnings
 from dataclasses import dataclass
 
 import h5py
-import ismrmrd
-import ismrmrd.xsd
 import numpy as np
 
 from mri_recon.data.fastmri_format import RAW_GROUP
+
+# The package's import calls warnings.simplefilter("default") (ismrmrd/image.py), which would show
+# every library's deprecation warnings for the rest of the process and override the filters of
+# mri-recon's commands: imported here, for the whole project, with the process's filters kept.
+with warnings.catch_warnings():
+    import ismrmrd
+    import ismrmrd.xsd
 
 XML_KEY = "xml"
 DATA_KEY = "data"
