@@ -84,6 +84,7 @@ def test_checkpoint_is_self_describing(tmp_path: Path, small_multicoil: Path):
 def test_bf16_mixed_and_channels_last_train_without_nan(tmp_path: Path, small_multicoil: Path):
     cli = run_cli(*fit_args("demo", small_multicoil, tmp_path, *SMALL,
                             "--trainer.precision", "bf16-mixed", "--trainer.max_steps", "3",
+                            "--trainer.limit_train_batches", "3",  # an epoch, then validation
                             "--model.net.init_args.channels_last", "true",
                             "--trainer.limit_val_batches", "2"))  # fmt: skip
     assert cli.trainer.global_step == 3
