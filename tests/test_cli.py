@@ -19,6 +19,16 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
+def run_python(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``python -c CODE`` in a new process importing this checkout's mri_recon, with Python's
+    own warning filters (no ``PYTHONWARNINGS``)."""
+    checkout = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": checkout}
+    env.pop("PYTHONWARNINGS", None)
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, env=env)  # fmt: skip
+
+
 def test_demo_into_a_file_is_a_one_line_error(tmp_path: Path, capsys) -> None:
     blocker = tmp_path / "taken"
     blocker.write_text("not a folder")
@@ -115,11 +125,7 @@ def test_reading_raw_files_leaves_the_warning_filters_alone(tmp_path: Path) -> N
         "import mri_recon.data.ismrmrd_plan, mri_recon.data.ismrmrd_read\n"
         "print([f for f in warnings.filters if f[2] is Warning and f[1] is None])\n"
     )
-    checkout = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": checkout}
-    env.pop("PYTHONWARNINGS", None)
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=120, env=env)  # fmt: skip
+    result = run_python(code, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"  # no catch-all filter such as ('default', ..., Warning)
 
@@ -138,10 +144,7 @@ def test_help_imports_no_torch(command: list[str], tmp_path: Path) -> None:
         "heavy = {'torch', 'pytorch_lightning', 'fastmri', 'h5py', 'numpy'}\n"
         "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"
     )
-    checkout = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": checkout}
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=120, env=env)  # fmt: skip
+    result = run_python(code, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
 

@@ -149,22 +149,37 @@ def _data(settings: Settings) -> list[Comparison]:
 
 def _layers(settings: Settings, case: steps.TrainCase) -> list[Comparison]:
     """Scratch layers against aten layers in the same U-Net training step."""
-    rows = []
     precisions = ["32-true"] + (["bf16-mixed"] if fast_bf16("cpu") else [])
-    for precision in precisions:
-        for batch in (1, 8):
-            shaped = steps.TrainCase(**{**vars(case), "batch_size": batch, "precision": precision})
-            aten, scratch = alternate(
-                steps.train_step(shaped, conv_impl="aten", norm_impl="aten"),
-                steps.train_step(shaped, conv_impl="scratch", norm_impl="scratch"),
-                settings.repeats,
-            )
-            label = f"U-Net {case.net.get('chans')} ch, batch {batch} of {case.size}^2, {precision}"
-            info = {**shaped.settings(), "conv_impl/norm_impl": "aten (A) vs scratch (B)"}
-            rows.append(
-                Comparison("layers", label, aten, scratch, batch, ("aten", "scratch"), info)
-            )
-    return rows
+    return [
+        _aten_vs_scratch(settings, "layers", case, batch, precision, compile=False)
+        for precision in precisions
+        for batch in (1, 8)
+    ]
+
+
+def _aten_vs_scratch(
+    settings: Settings,
+    section: str,
+    case: steps.TrainCase,
+    batch: int,
+    precision: str,
+    compile: bool,
+) -> Comparison:
+    """The case's training step at ``batch`` and ``precision`` with torch's layers (A) and with
+    the from-scratch ones (B), both compiled or both eager (a compiled step's first call, its
+    compilation, is ``alternate``'s untimed warm-up)."""
+    shaped = steps.TrainCase(**{**vars(case), "batch_size": batch, "precision": precision})
+    aten, scratch = alternate(
+        steps.train_step(shaped, compile, conv_impl="aten", norm_impl="aten"),
+        steps.train_step(shaped, compile, conv_impl="scratch", norm_impl="scratch"),
+        settings.repeats,
+    )
+    label = f"U-Net {case.net.get('chans')} ch, batch {batch} of {case.size}^2, {precision}"
+    label = f"train compiled, {label}" if compile else label
+    info = {**shaped.settings(), "conv_impl/norm_impl": "aten (A) vs scratch (B)"}
+    if compile:
+        info["compile"] = True
+    return Comparison(section, label, aten, scratch, batch, ("aten", "scratch"), info)
 
 
 def _compile(settings: Settings, case: steps.TrainCase, summary: dict) -> list[Comparison]:
@@ -204,7 +219,11 @@ def _compile(settings: Settings, case: steps.TrainCase, summary: dict) -> list[C
                 info["compile"] = True
                 labels = ("compiled", "fastMRI")
                 rows.append(Comparison("compile", label, ours, ref, batch, labels, info))
-            rows.append(_compiled_layers(settings, case))
+            rows.append(
+                _aten_vs_scratch(
+                    settings, "compile", case, case.batch_size, case.precision, compile=True
+                )
+            )
         finally:
             if before is None:
                 os.environ.pop("TORCHINDUCTOR_CACHE_DIR")
@@ -212,20 +231,6 @@ def _compile(settings: Settings, case: steps.TrainCase, summary: dict) -> list[C
                 os.environ["TORCHINDUCTOR_CACHE_DIR"] = before
     summary.update(figures)
     return rows
-
-
-def _compiled_layers(settings: Settings, case: steps.TrainCase) -> Comparison:
-    """The case's training step compiled with torch's layers (A) and with the from-scratch
-    ones (B); the first step of each (compilation) is ``alternate``'s untimed warm-up."""
-    aten, scratch = alternate(
-        steps.train_step(case, compile=True, conv_impl="aten", norm_impl="aten"),
-        steps.train_step(case, compile=True, conv_impl="scratch", norm_impl="scratch"),
-        settings.repeats,
-    )
-    label = f"train compiled, U-Net {case.net.get('chans')} ch: batch {case.batch_size} of "
-    label += f"{case.size}^2, {case.precision}"
-    info = {**case.settings(), "compile": True, "conv_impl/norm_impl": "aten (A) vs scratch (B)"}
-    return Comparison("compile", label, aten, scratch, case.batch_size, ("aten", "scratch"), info)
 
 
 def _varnet(settings: Settings) -> list[Comparison]:
