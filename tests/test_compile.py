@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from mri_recon.models import Unet, VarNet
-from mri_recon.models.compiled import SCRATCH_CONV_OPTIONS, Compiled
+from mri_recon.models import VarNet
+from mri_recon.models.compiled import Compiled
 from mri_recon.models.unet import ConvBlock
 from mri_recon.precision import MIN_CALLS_TO_COMPILE, compiler_problem, resolve_compile
 from tests.helpers import fit_args, read_volume, run_cli, run_main
@@ -38,20 +38,10 @@ def test_auto_compiles_long_runs_where_a_compiler_is_found(monkeypatch: pytest.M
         resolve_compile("yes", "cpu", 1, "train")
 
 
-def test_only_scratch_convolutions_compile_with_realized_buffers() -> None:
-    """Inductor's options reach ``torch.compile`` (an unknown key would raise here) for a network
-    with scratch convolutions; torch's kernels and other backends keep inductor's defaults."""
-    scratch = Unet(1, 1, chans=4, num_pool_layers=1, conv_impl="scratch", norm_impl="aten")
-    aten = Unet(1, 1, chans=4, num_pool_layers=1, conv_impl="aten", norm_impl="scratch")
-    assert Compiled(scratch).options == SCRATCH_CONV_OPTIONS
-    assert Compiled(aten).options is None
-    assert Compiled(scratch, backend="eager").options is None
-
-
 @pytest.mark.slow
 def test_a_scratch_block_compiled_by_inductor_equals_eager() -> None:
-    """Inductor's generated kernels (with the realized buffers) for a scratch conv, instance
-    norm and LeakyReLU block: the eager outputs and weight gradients to float32 rounding."""
+    """Inductor's kernels around the scratch convolution's operators, for a conv, instance norm
+    and LeakyReLU block: the eager outputs and weight gradients to float32 rounding."""
     torch.manual_seed(0)
     block = ConvBlock(2, 4, 0.0, norm="instance", num_groups=1, conv_impl="scratch",
                       norm_impl="scratch").train()  # fmt: skip

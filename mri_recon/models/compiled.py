@@ -7,11 +7,8 @@ lower) the call and every later one run ``net`` eagerly, after one warning line 
 network itself is not wrapped: its parameters, ``state_dict`` and checkpoints are those of the
 eager module (no ``_orig_mod.`` prefixes).
 
-Networks with the from-scratch convolutions compile with inductor's buffers realized: by
-default inductor inlines a cheap pointwise chain into each of its readers, and an im2col gather
-reads its input once per kernel tap, so the norm's and LeakyReLU's backward arithmetic would
-run nine times for a 3 x 3 kernel instead of once (docs/benchmarks.md, "The from-scratch layers
-compiled").
+The from-scratch convolutions enter the graph as single operators (:mod:`mri_recon.nn.conv_ops`)
+and the from-scratch norms as traced code that inductor fuses.
 """
 
 import warnings
@@ -21,12 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mri_recon.nn import Conv1d, Conv2d, ConvTranspose2d
 from mri_recon.precision import use_compile_cache
-
-# Inductor's settings for networks with scratch convolutions: every intermediate is computed
-# once into a buffer rather than recomputed inside each kernel that reads it.
-SCRATCH_CONV_OPTIONS = {"realize_reads_threshold": 1, "realize_opcount_threshold": 1}
 
 
 class Compiled:
@@ -45,9 +37,8 @@ class Compiled:
     ) -> None:
         use_compile_cache()
         self.net = net
-        self.options = compile_options(net, backend)
         self.compiled: Callable[..., Any] | None = torch.compile(
-            net, dynamic=dynamic, backend=backend, options=self.options
+            net, dynamic=dynamic, backend=backend
         )
         self.failure: str | None = None
 
@@ -62,16 +53,6 @@ class Compiled:
                     f"torch.compile failed ({self.failure}); running eagerly", stacklevel=2
                 )
         return self.net(*args, **kwargs)
-
-
-def compile_options(net: nn.Module, backend: str) -> dict[str, int] | None:
-    """Inductor's options for ``net``: :data:`SCRATCH_CONV_OPTIONS` where a convolution runs
-    the from-scratch kernels, else inductor's defaults (``None``, as for any other backend)."""
-    scratch = any(
-        isinstance(m, (Conv1d, Conv2d, ConvTranspose2d)) and m.impl == "scratch"
-        for m in net.modules()
-    )
-    return dict(SCRATCH_CONV_OPTIONS) if backend == "inductor" and scratch else None
 
 
 def _first_line(error: BaseException) -> str:

@@ -2,7 +2,9 @@
 
 The Functions save the input and weight, recompute im2col in the backward (saving the column
 matrix would cost kh * kw times the input's memory per layer) and compute only the gradients
-that ``needs_input_grad`` asks for. The derivation is in :mod:`mri_recon.nn.conv_functional`.
+that ``needs_input_grad`` asks for. The derivation is in :mod:`mri_recon.nn.conv_functional`;
+the products come through :mod:`mri_recon.nn.conv_ops`, which makes each one a single operator
+where ``torch.compile`` traces them.
 
 Memory format: the output and the input gradient come back in the format torch's convolutions
 give them, channels-last when the input or the weight is channels-last (torch's own stride test,
@@ -16,7 +18,7 @@ import torch
 from torch import Tensor
 from torch.autograd import Function
 
-from mri_recon.nn.conv_matrix import conv_forward, conv_input_grad, conv_weight_grad
+from mri_recon.nn.conv_ops import conv_forward, conv_input_grad, conv_weight_grad
 from mri_recon.nn.conv_shapes import ConvGeometry
 
 

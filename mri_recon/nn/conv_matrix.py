@@ -54,13 +54,6 @@ def pad2d(x: Tensor, geom: ConvGeometry) -> Tensor:
     return out
 
 
-@torch.compiler.assume_constant_result
-def _threads() -> int:
-    """torch's intra-op threads. ``torch.compile`` reads it once, when it traces, instead of
-    breaking the graph: it sizes the blocks, never the result."""
-    return torch.get_num_threads()
-
-
 def row_blocks(rows: int, width: int, bytes_per_row: int) -> list[tuple[int, int]]:
     """Split ``rows`` output rows of ``width`` pixels into blocks for the matmuls.
 
@@ -68,7 +61,7 @@ def row_blocks(rows: int, width: int, bytes_per_row: int) -> list[tuple[int, int
     ``MIN_BLOCK_COLUMNS`` pixels: narrower matmuls run far below peak (one row of the U-Net's
     deepest map, 512 channels at 20 px, is 4608 x 20 columns; see docs/benchmarks.md).
     """
-    block_bytes = BLOCK_BYTES_PER_THREAD * _threads()
+    block_bytes = BLOCK_BYTES_PER_THREAD * torch.get_num_threads()
     step = max(-(-MIN_BLOCK_COLUMNS // width), block_bytes // max(1, bytes_per_row))
     return [(r, min(r + step, rows)) for r in range(0, rows, step)]
 
@@ -169,6 +162,16 @@ def col2im_add(
             target.add_(taps[:, :, i, j])
 
 
+def output_hw(input_hw, kernel_hw: tuple[int, int], geom: ConvGeometry) -> tuple[int, int]:
+    """(Ho, Wo): every output position the padded input allows for this kernel and geometry."""
+    top, bottom, left, right = geom.padding
+    padded = (input_hw[0] + top + bottom, input_hw[1] + left + right)
+    return tuple(
+        (p - d * (k - 1) - 1) // s + 1
+        for p, k, s, d in zip(padded, kernel_hw, geom.stride, geom.dilation, strict=True)
+    )
+
+
 def conv_forward(
     x: Tensor, weight: Tensor, geom: ConvGeometry, out_hw: tuple[int, int] | None = None
 ) -> Tensor:
@@ -187,11 +190,7 @@ def conv_forward(
     o, cg, kh, kw = weight.shape
     g = geom.groups
     xp = pad2d(x, geom)
-    if out_hw is None:
-        out_hw = tuple(
-            (p - d * (k - 1) - 1) // s + 1
-            for p, k, s, d in zip(xp.shape[2:], (kh, kw), geom.stride, geom.dilation, strict=True)
-        )
+    out_hw = out_hw or output_hw(x.shape[2:], (kh, kw), geom)
     w = weight.reshape(g, o // g, cg * kh * kw)
     blocks = row_blocks(out_hw[0], out_hw[1], n * g * w.shape[2] * out_hw[1] * x.element_size())
     result = x.new_empty(n, o, *out_hw)  # not a view: in-place ops on the output need that
@@ -201,12 +200,6 @@ def conv_forward(
         return result
     rows = blocks[0][1] - blocks[0][0]
     buffer = x.new_empty(n * g * w.shape[2] * rows * out_hw[1])
-    if torch.compiler.is_compiling():
-        # A trace cannot write a product into a slice through out= (a graph break): the blocks'
-        # products are joined by one concatenation, which the compiler fuses into place.
-        parts = [torch.matmul(w, im2col(xp, (kh, kw), out_hw, geom, b, buffer)) for b in blocks]
-        torch.cat(parts, -1, out=out)
-        return result
     for first, stop in blocks:  # each block's product straight into its columns of the output
         cols = im2col(xp, (kh, kw), out_hw, geom, (first, stop), buffer)
         torch.matmul(w, cols, out=out[..., first * out_hw[1] : stop * out_hw[1]])

@@ -1,0 +1,102 @@
+"""The convolution's three products as torch operators where ``torch.compile`` traces them.
+
+Traced op by op, one product unrolls into its row blocks (:mod:`mri_recon.nn.conv_matrix`):
+hundreds of views, copies and matmuls per layer. Inductor then spends minutes on a fastMRI-size
+U-Net, again in every new process, and its gathers write out the whole column matrix that the
+eager loop keeps in cache. Registered with ``torch.library.custom_op``, each product is one node
+of the graph, as torch's own convolution is: inductor fuses the norms and activations around it
+and calls the eager kernel for it. Each operator's fake function gives the output's shape and
+strides (contiguous) without computing it.
+
+Eagerly the functions below call :mod:`mri_recon.nn.conv_matrix` directly: no dispatch, and a
+double backward still differentiates through the products' torch operations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from mri_recon.nn import conv_matrix
+from mri_recon.nn.conv_shapes import ConvGeometry
+
+
+def _operator(
+    name: str,
+    product: Callable[[Tensor, Tensor, tuple[int, int], ConvGeometry], Tensor],
+    shape: Callable[[Tensor, Tensor, list[int], int], list[int]],
+):
+    """Register ``product(a, b, size, geometry)`` as the operator ``mri_recon::name``, its output
+    contiguous with shape ``shape(a, b, size, groups)`` and ``a``'s dtype (the fake)."""
+
+    def run(
+        a: Tensor,
+        b: Tensor,
+        size: list[int],
+        stride: list[int],
+        padding: list[int],
+        dilation: list[int],
+        groups: int,
+    ) -> Tensor:
+        geom = ConvGeometry(tuple(stride), tuple(padding), tuple(dilation), groups)
+        return product(a, b, tuple(size), geom).contiguous()
+
+    def fake(a, b, size, stride, padding, dilation, groups):
+        return a.new_empty(shape(a, b, size, groups))
+
+    operator = torch.library.custom_op(f"mri_recon::{name}", run, mutates_args=())
+    operator.register_fake(fake)
+    return operator
+
+
+_conv2d = _operator(
+    "conv2d",
+    lambda x, weight, out_hw, geom: conv_matrix.conv_forward(x, weight, geom, out_hw),
+    lambda x, weight, out_hw, groups: [x.shape[0], weight.shape[0], *out_hw],
+)
+_conv2d_input_grad = _operator(
+    "conv2d_input_grad",
+    conv_matrix.conv_input_grad,
+    lambda grad_out, weight, input_hw, groups: [
+        grad_out.shape[0], weight.shape[1] * groups, *input_hw
+    ],
+)  # fmt: skip
+_conv2d_weight_grad = _operator(
+    "conv2d_weight_grad",
+    conv_matrix.conv_weight_grad,
+    lambda x, grad_out, kernel_hw, groups: [grad_out.shape[1], x.shape[1] // groups, *kernel_hw],
+)
+
+
+def _args(geom: ConvGeometry) -> tuple[list[int], list[int], list[int], int]:
+    return list(geom.stride), list(geom.padding), list(geom.dilation), geom.groups
+
+
+def conv_forward(
+    x: Tensor, weight: Tensor, geom: ConvGeometry, out_hw: tuple[int, int] | None = None
+) -> Tensor:
+    """:func:`mri_recon.nn.conv_matrix.conv_forward`, one operator under ``torch.compile``."""
+    if not torch.compiler.is_compiling():
+        return conv_matrix.conv_forward(x, weight, geom, out_hw)
+    out_hw = out_hw or conv_matrix.output_hw(x.shape[2:], weight.shape[2:], geom)
+    return _conv2d(x, weight, list(out_hw), *_args(geom))
+
+
+def conv_input_grad(
+    grad_out: Tensor, weight: Tensor, input_hw: tuple[int, int], geom: ConvGeometry
+) -> Tensor:
+    """:func:`mri_recon.nn.conv_matrix.conv_input_grad`, one operator under ``torch.compile``."""
+    if not torch.compiler.is_compiling():
+        return conv_matrix.conv_input_grad(grad_out, weight, input_hw, geom)
+    return _conv2d_input_grad(grad_out, weight, list(input_hw), *_args(geom))
+
+
+def conv_weight_grad(
+    x: Tensor, grad_out: Tensor, kernel_hw: tuple[int, int], geom: ConvGeometry
+) -> Tensor:
+    """:func:`mri_recon.nn.conv_matrix.conv_weight_grad`, one operator under ``torch.compile``."""
+    if not torch.compiler.is_compiling():
+        return conv_matrix.conv_weight_grad(x, grad_out, kernel_hw, geom)
+    return _conv2d_weight_grad(x, grad_out, list(kernel_hw), *_args(geom))
