@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from mri_recon.models import VarNet
+from mri_recon.models import Unet, VarNet
 from mri_recon.models.compiled import Compiled
 from mri_recon.models.unet import ConvBlock
 from mri_recon.precision import MIN_CALLS_TO_COMPILE, compiler_problem, resolve_compile
@@ -36,6 +36,21 @@ def test_auto_compiles_long_runs_where_a_compiler_is_found(monkeypatch: pytest.M
     assert not resolve_compile("auto", "cpu", 10**6, "train")
     with pytest.raises(ValueError, match="compile must be one of"):
         resolve_compile("yes", "cpu", 1, "train")
+
+
+def test_training_on_a_cpu_without_fast_bf16_compiles_with_contiguous_convolutions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Inductor's channels-last convolutions slowed compiled training on an AVX2 CPU: training
+    there turns inductor's layout optimization off (``torch.compile`` raises on an unknown
+    option); inference, and training where bf16 is fast, keep inductor's choice."""
+    net = Unet(1, 1, chans=4, num_pool_layers=1, conv_impl="aten", norm_impl="aten")
+    monkeypatch.setenv("MRI_RECON_FAST_BF16", "0")
+    assert Compiled(net, "train").options == {"layout_optimization": False}
+    assert Compiled(net, "inference").options is None
+    assert Compiled(net, "train", backend="eager").options is None
+    monkeypatch.setenv("MRI_RECON_FAST_BF16", "1")
+    assert Compiled(net, "train").options is None
 
 
 @pytest.mark.slow

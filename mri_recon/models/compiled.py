@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mri_recon.precision import use_compile_cache
+from mri_recon.precision import inductor_options, use_compile_cache
 
 
 class Compiled:
@@ -26,6 +26,8 @@ class Compiled:
 
     Args:
         net: the network (left as it is: compilation wraps its calls, not the module).
+        purpose: ``train`` or ``inference``: with the device of ``net``'s parameters it picks
+            inductor's settings (:func:`mri_recon.precision.inductor_options`).
         dynamic: passed to ``torch.compile``; ``None`` lets dynamo make a dimension dynamic the
             second time it changes (k-space widths that vary from volume to volume).
         backend: ``torch.compile``'s backend: ``inductor`` (kernels) or, to see what dynamo
@@ -33,12 +35,19 @@ class Compiled:
     """
 
     def __init__(
-        self, net: nn.Module, dynamic: bool | None = None, backend: str = "inductor"
+        self,
+        net: nn.Module,
+        purpose: str = "inference",
+        dynamic: bool | None = None,
+        backend: str = "inductor",
     ) -> None:
         use_compile_cache()
         self.net = net
+        parameter = next(net.parameters(), None)
+        device = "cpu" if parameter is None else parameter.device
+        self.options = inductor_options(device, purpose) if backend == "inductor" else None
         self.compiled: Callable[..., Any] | None = torch.compile(
-            net, dynamic=dynamic, backend=backend
+            net, dynamic=dynamic, backend=backend, options=self.options
         )
         self.failure: str | None = None
 

@@ -150,7 +150,7 @@ class ReconModule(pl.LightningModule):
         self.decided.add(training)
         purpose = "train" if training else "inference"
         if resolve_compile(self.compile_choice, self.device, calls, purpose):
-            self.calls[training] = Compiled(self.net)
+            self.calls[training] = Compiled(self.net, purpose)
 
     def on_train_start(self) -> None:
         """Compiles for the training steps left (decided here, after a resumed run's state is
