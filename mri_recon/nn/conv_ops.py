@@ -1,12 +1,12 @@
 """The convolution's three products as torch operators where ``torch.compile`` traces them.
 
 Traced op by op, one product unrolls into its row blocks (:mod:`mri_recon.nn.conv_matrix`):
-hundreds of views, copies and matmuls per layer. Inductor then spends minutes on a fastMRI-size
-U-Net, again in every new process, and its gathers write out the whole column matrix that the
-eager loop keeps in cache. Registered with ``torch.library.custom_op``, each product is one node
-of the graph, as torch's own convolution is: inductor fuses the norms and activations around it
-and calls the eager kernel for it. Each operator's fake function gives the output's shape and
-strides (contiguous) without computing it.
+hundreds of views, copies and matmuls per layer, and a fastMRI-size U-Net took 488 s to compile
+and 151 s again in every new process (2-core CPU; docs/benchmarks.md, "Compiled"). Registered
+with ``torch.library.custom_op``, each product is one node of the graph, as torch's own
+convolution is: inductor fuses the norms and activations around it and calls the eager kernel
+for it. Each operator's fake function gives the output's shape and strides (contiguous) without
+computing it.
 
 Eagerly the functions below call :mod:`mri_recon.nn.conv_matrix` directly: no dispatch, and a
 double backward still differentiates through the products' torch operations.
