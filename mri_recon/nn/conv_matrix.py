@@ -90,8 +90,7 @@ def windows(
     kh, kw = kernel_hw
     first, stop = rows or (0, out_hw[0])
     (dh, dw), (sh, sw) = geom.dilation, geom.stride
-    # unfold's windows span the dilated kernel; every dh-th (dw-th) element is a tap. Views of
-    # views rather than one as_strided, whose storage offset torch.compile cannot read.
+    # unfold's windows span the dilated kernel; every dh-th (dw-th) element is a tap.
     taps = xp.unfold(2, dh * (kh - 1) + 1, sh).unfold(3, dw * (kw - 1) + 1, sw)
     taps = taps[:, :, first:stop, : out_hw[1], ::dh, ::dw]  # (N, C, R, Wo, kh, kw)
     return taps.unflatten(1, (geom.groups, c // geom.groups)).permute(0, 1, 2, 5, 6, 3, 4)

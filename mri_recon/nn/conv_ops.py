@@ -27,9 +27,10 @@ def _operator(
     name: str,
     product: Callable[[Tensor, Tensor, tuple[int, int], ConvGeometry], Tensor],
     shape: Callable[[Tensor, Tensor, list[int], int], list[int]],
-):
-    """Register ``product(a, b, size, geometry)`` as the operator ``mri_recon::name``, its output
-    contiguous with shape ``shape(a, b, size, groups)`` and ``a``'s dtype (the fake)."""
+) -> Callable[[Tensor, Tensor, tuple[int, int], ConvGeometry], Tensor]:
+    """``product(a, b, size, geometry)`` as it runs: directly when eager, as the operator
+    ``mri_recon::name`` under ``torch.compile``. The operator's output is contiguous; its fake
+    has shape ``shape(a, b, size, groups)`` and ``a``'s dtype."""
 
     def run(
         a: Tensor,
@@ -48,7 +49,14 @@ def _operator(
 
     operator = torch.library.custom_op(f"mri_recon::{name}", run, mutates_args=())
     operator.register_fake(fake)
-    return operator
+
+    def call(a: Tensor, b: Tensor, size: tuple[int, int], geom: ConvGeometry) -> Tensor:
+        if not torch.compiler.is_compiling():
+            return product(a, b, size, geom)
+        geometry = list(geom.stride), list(geom.padding), list(geom.dilation), geom.groups
+        return operator(a, b, list(size), *geometry)
+
+    return call
 
 
 _conv2d = _operator(
@@ -56,47 +64,26 @@ _conv2d = _operator(
     lambda x, weight, out_hw, geom: conv_matrix.conv_forward(x, weight, geom, out_hw),
     lambda x, weight, out_hw, groups: [x.shape[0], weight.shape[0], *out_hw],
 )
-_conv2d_input_grad = _operator(
+conv_input_grad = _operator(
     "conv2d_input_grad",
     conv_matrix.conv_input_grad,
     lambda grad_out, weight, input_hw, groups: [
         grad_out.shape[0], weight.shape[1] * groups, *input_hw
     ],
 )  # fmt: skip
-_conv2d_weight_grad = _operator(
+"""(grad_out, weight, input_hw, geom): :func:`mri_recon.nn.conv_matrix.conv_input_grad`."""
+conv_weight_grad = _operator(
     "conv2d_weight_grad",
     conv_matrix.conv_weight_grad,
     lambda x, grad_out, kernel_hw, groups: [grad_out.shape[1], x.shape[1] // groups, *kernel_hw],
 )
-
-
-def _args(geom: ConvGeometry) -> tuple[list[int], list[int], list[int], int]:
-    return list(geom.stride), list(geom.padding), list(geom.dilation), geom.groups
+"""(x, grad_out, kernel_hw, geom): :func:`mri_recon.nn.conv_matrix.conv_weight_grad`."""
 
 
 def conv_forward(
     x: Tensor, weight: Tensor, geom: ConvGeometry, out_hw: tuple[int, int] | None = None
 ) -> Tensor:
-    """:func:`mri_recon.nn.conv_matrix.conv_forward`, one operator under ``torch.compile``."""
-    if not torch.compiler.is_compiling():
-        return conv_matrix.conv_forward(x, weight, geom, out_hw)
-    out_hw = out_hw or conv_matrix.output_hw(x.shape[2:], weight.shape[2:], geom)
-    return _conv2d(x, weight, list(out_hw), *_args(geom))
-
-
-def conv_input_grad(
-    grad_out: Tensor, weight: Tensor, input_hw: tuple[int, int], geom: ConvGeometry
-) -> Tensor:
-    """:func:`mri_recon.nn.conv_matrix.conv_input_grad`, one operator under ``torch.compile``."""
-    if not torch.compiler.is_compiling():
-        return conv_matrix.conv_input_grad(grad_out, weight, input_hw, geom)
-    return _conv2d_input_grad(grad_out, weight, list(input_hw), *_args(geom))
-
-
-def conv_weight_grad(
-    x: Tensor, grad_out: Tensor, kernel_hw: tuple[int, int], geom: ConvGeometry
-) -> Tensor:
-    """:func:`mri_recon.nn.conv_matrix.conv_weight_grad`, one operator under ``torch.compile``."""
-    if not torch.compiler.is_compiling():
-        return conv_matrix.conv_weight_grad(x, grad_out, kernel_hw, geom)
-    return _conv2d_weight_grad(x, grad_out, list(kernel_hw), *_args(geom))
+    """:func:`mri_recon.nn.conv_matrix.conv_forward` (the operator needs ``out_hw``)."""
+    return _conv2d(
+        x, weight, out_hw or conv_matrix.output_hw(x.shape[2:], weight.shape[2:], geom), geom
+    )
