@@ -1,5 +1,7 @@
 """nn.conv_functional against torch.nn.functional: values, gradients, autocast, adjointness."""
 
+import itertools
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -8,6 +10,7 @@ from torch.autograd import gradcheck
 import mri_recon.nn.conv_matrix as conv_matrix
 from mri_recon.nn import conv_functional as ours
 from mri_recon.nn import functional, norm_functional
+from mri_recon.nn.conv_shapes import ConvGeometry
 
 D = torch.float64
 
@@ -157,6 +160,44 @@ def test_gather_copies_into_the_buffer_only_when_needed():
     rows = conv_matrix.gather(x, (6, -1), buffer)  # contiguous: a view of x, buffer untouched
     assert rows.data_ptr() == x.data_ptr() and torch.equal(rows, x.reshape(6, -1))
     assert torch.equal(conv_matrix.gather(moved, (3, -1)), moved.reshape(3, -1))
+
+
+def _views_with_merges():
+    """(view, shape) pairs: the products' window views in both layouts, and permuted, sliced and
+    size-1 views of a small tensor, each with every way of merging its consecutive dims."""
+    x = torch.zeros(2, 4, 6, 5)
+    views = [x.permute(order) for order in itertools.permutations(range(4))]
+    views += [x[:, :1], x[:, :, ::2], x[..., 1:4], x[:1, :, :1], x.transpose(0, 1)[:, :1]]
+    for layout in (torch.contiguous_format, torch.channels_last):
+        xl = x.contiguous(memory_format=layout)
+        for kernel, stride, dilation, groups in [
+            ((1, 1), (1, 1), (1, 1), 1),
+            ((3, 3), (1, 1), (1, 1), 2),
+            ((1, 1), (2, 2), (1, 1), 1),
+            ((2, 3), (1, 2), (2, 1), 4),
+        ]:
+            geom = ConvGeometry(stride, (0, 0, 0, 0), dilation, groups)
+            out_hw = conv_matrix.output_hw(x.shape[2:], kernel, geom)
+            for rows in [(0, out_hw[0]), (1, out_hw[0])]:
+                window = conv_matrix.windows(xl, kernel, out_hw, geom, rows)
+                views += [window, window.permute(1, 2, 3, 4, 0, 5, 6)]
+    for view in views:
+        for cuts in itertools.product((False, True), repeat=view.dim() - 1):
+            shape, run = [], view.shape[0]
+            for size, cut in zip(view.shape[1:], cuts, strict=True):
+                shape, run = (shape + [run], size) if cut else (shape, run * size)
+            yield view, tuple(shape + [run])
+
+
+def test_merges_without_copy_agrees_with_view():
+    for view, shape in _views_with_merges():
+        try:
+            view.view(shape)
+            viewed = True
+        except RuntimeError:
+            viewed = False
+        assert conv_matrix.merges_without_copy(view, shape) == viewed, (view.shape, shape)
+        assert conv_matrix.merges_without_copy(view, (-1, *shape[1:])) == viewed
 
 
 def test_channels_last_and_strided_inputs():
