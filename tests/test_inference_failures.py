@@ -14,6 +14,9 @@ import pytest
 import torch
 from PIL import Image
 
+from mri_recon.inference.volumes import reconstruct_volumes, volume_dataset
+from mri_recon.models import Unet
+from mri_recon.options import MaskSettings
 from tests.helpers import copy_folder, error_line, read_volume, run_main
 
 
@@ -136,6 +139,17 @@ def test_hdf5_errors_name_the_file(
         assert code == 2
         line = error_line(err, command)
         assert f"{first}: not a readable HDF5 file" in line
+
+
+def test_a_network_error_names_every_volume_of_its_batch(small_multicoil: Path) -> None:
+    data = small_multicoil / "multicoil_val"
+    dataset = volume_dataset(data, "multicoil", MaskSettings("random", [0.08], [4]))
+    names = sorted(path.name for path in data.glob("*.h5"))
+    assert len(names) == 2 and len(dataset) <= 8  # one batch of 8 holds both volumes' slices
+    net = Unet(1, 1, 2, num_pool_layers=6)  # needs 64 px a side: the slices have 32
+    with pytest.raises(ValueError) as error:
+        list(reconstruct_volumes(net, dataset, torch.device("cpu"), progress=False))
+    assert str(error.value).startswith(f"{names[0]}, {names[1]}: Unet: image height and width")
 
 
 def test_header_recon_size_zero_is_named_before_the_work(

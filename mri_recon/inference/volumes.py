@@ -325,7 +325,7 @@ def _collect(
                 output = run_batch(net, batch, device, precision, call)
         except ValueError as error:  # e.g. an image too small for the network's pooling, or
             # a stored mask with too few centre lines for ESPIRiT
-            raise ValueError(f"{batch.fname[0]}: {error}") from None
+            raise ValueError(f"{', '.join(dict.fromkeys(batch.fname))}: {error}") from None
     finite = torch.isfinite(output).flatten(1).all(dim=1)
     for i, (fname, slice_num) in enumerate(zip(batch.fname, batch.slice_num.tolist())):
         if fname in failed:
