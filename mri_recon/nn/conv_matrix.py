@@ -27,11 +27,12 @@ without padding copies nothing.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-from mri_recon.nn.conv_shapes import ConvGeometry
+from mri_recon.nn.conv_shapes import ConvGeometry, conv_output_size
 
 # Columns are built and multiplied in blocks of output rows, each thread's share of a block at
 # most this many bytes: small blocks stay in cache for the matmul that follows, and large fresh
@@ -188,12 +189,15 @@ def col2im_add(
             target.add_(taps[:, :, i, j])
 
 
-def output_hw(input_hw, kernel_hw: tuple[int, int], geom: ConvGeometry) -> tuple[int, int]:
-    """(Ho, Wo): every output position the padded input allows for this kernel and geometry."""
+def output_hw(
+    input_hw: Sequence[int], kernel_hw: Sequence[int], geom: ConvGeometry
+) -> tuple[int, int]:
+    """(Ho, Wo): every output position the padded input allows for this kernel and geometry
+    (:func:`conv_output_size` of the padded sides: the padding may differ before and after)."""
     top, bottom, left, right = geom.padding
     padded = (input_hw[0] + top + bottom, input_hw[1] + left + right)
     return tuple(
-        (p - d * (k - 1) - 1) // s + 1
+        conv_output_size(p, k, stride=s, dilation=d)
         for p, k, s, d in zip(padded, kernel_hw, geom.stride, geom.dilation, strict=True)
     )
 
