@@ -14,7 +14,12 @@ import torch
 from mri_recon.models import Unet, VarNet
 from mri_recon.models.compiled import Compiled
 from mri_recon.models.unet import ConvBlock
-from mri_recon.precision import MIN_CALLS_TO_COMPILE, compiler_problem, resolve_compile
+from mri_recon.precision import (
+    MIN_CALLS_TO_COMPILE,
+    compiler_problem,
+    inference_weights_format,
+    resolve_compile,
+)
 from tests.helpers import fit_args, read_volume, run_cli, run_main
 
 NO_COMPILER = "/nonexistent/g++"
@@ -51,6 +56,31 @@ def test_training_on_a_cpu_without_fast_bf16_compiles_with_contiguous_convolutio
     assert Compiled(net, "train", backend="eager").options is None
     monkeypatch.setenv("MRI_RECON_FAST_BF16", "1")
     assert Compiled(net, "train").options is None
+
+
+def test_compiled_inference_takes_channels_last_weights_and_gives_them_back_if_it_fails() -> None:
+    """On a CPU, compiled inference runs with channels-last weights (faster there); when
+    compilation fails, the eager run gets the contiguous weights back (eager convolutions are
+    slower channels-last) and the eager outputs exactly."""
+    assert inference_weights_format("cpu") == torch.channels_last
+    assert inference_weights_format("cuda") == torch.contiguous_format
+    torch.manual_seed(0)
+    net = Unet(1, 1, chans=4, num_pool_layers=1, conv_impl="aten", norm_impl="aten").eval()
+    image = torch.randn(2, 1, 16, 16)
+    with torch.inference_mode():
+        eager = net(image)
+
+    def failing(graph: torch.fx.GraphModule, inputs: list[torch.Tensor]) -> None:
+        raise RuntimeError("no kernels here")
+
+    call = Compiled(net, weights_format=torch.channels_last, backend=failing)
+    weights = [p for p in net.parameters() if p.dim() == 4]
+    assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
+    assert not all(p.is_contiguous() for p in weights)
+    with torch.inference_mode(), pytest.warns(UserWarning, match="no kernels here"):
+        output = call(image)
+    assert call.failure is not None and all(p.is_contiguous() for p in weights)
+    torch.testing.assert_close(output, eager, rtol=0, atol=0)
 
 
 @pytest.mark.slow

@@ -202,12 +202,11 @@ def inference_call(
 ) -> Callable[[], object]:
     """``reconstruct``'s network call on a batch, at a resolved ``precision``, compiled as
     ``--compile on`` compiles it or eager."""
-    from mri_recon.inference.volumes import inference_net, run_network
-    from mri_recon.models.compiled import Compiled
+    from mri_recon.inference.volumes import compiled_inference_net, inference_net, run_network
 
     torch.manual_seed(0)
     net = inference_net(Unet(**case.net), torch.device("cpu"))
-    call = Compiled(net) if compile else None
+    call = compiled_inference_net(net, torch.device("cpu")) if compile else None
     image = synthetic_batch(batch_size, case.size).image
     return lambda: run_network(net, image, torch.device("cpu"), precision, call)
 

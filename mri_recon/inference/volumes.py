@@ -39,7 +39,7 @@ from mri_recon.models.compiled import Compiled
 from mri_recon.models.registry import network_output, sample_transform, unusable_files
 from mri_recon.nn.impl import set_impl
 from mri_recon.options import MaskSettings
-from mri_recon.precision import inference_autocast, resolve_compile
+from mri_recon.precision import inference_autocast, inference_weights_format, resolve_compile
 
 Method = nn.Module | CompressedSensing  # what the volume loop runs: a network or the CS baseline
 
@@ -168,6 +168,12 @@ def inference_net(net: nn.Module, device: torch.device) -> nn.Module:
     return set_impl(net.to(device).eval(), "aten")
 
 
+def compiled_inference_net(net: nn.Module, device: torch.device) -> Compiled:
+    """``net`` (from ``inference_net``) compiled for the volume loop, its weights in the memory
+    format compiled inference runs fastest with on ``device``."""
+    return Compiled(net, "inference", weights_format=inference_weights_format(device))
+
+
 def run_network(
     net: nn.Module,
     image: Tensor,
@@ -274,7 +280,7 @@ def reconstruct_volumes(
     if isinstance(net, nn.Module):
         net = inference_net(net, device)
         if resolve_compile(compile, device, len(batches), "inference"):
-            call = Compiled(net)
+            call = compiled_inference_net(net, device)
     loader = DataLoader(
         _SlicesOrFailures(dataset),
         batch_sampler=batches,

@@ -32,6 +32,10 @@ class Compiled:
             second time it changes (k-space widths that vary from volume to volume).
         backend: ``torch.compile``'s backend: ``inductor`` (kernels) or, to see what dynamo
             traces without generating code, ``eager``.
+        weights_format: where given, ``net``'s 4-D weights are put in this memory format for the
+            compiled calls (``mri_recon.precision.inference_weights_format``), and back in the
+            contiguous format if compilation fails. Only for a network the caller runs for
+            inference alone: training keeps its weights' format.
     """
 
     def __init__(
@@ -40,9 +44,16 @@ class Compiled:
         purpose: str = "inference",
         dynamic: bool | None = None,
         backend: str = "inductor",
+        weights_format: torch.memory_format | None = None,
     ) -> None:
         use_compile_cache()
         self.net = net
+        self.converted = weights_format is not None and any(
+            p.dim() == 4 and not p.is_contiguous(memory_format=weights_format)
+            for p in net.parameters()
+        )
+        if self.converted:
+            net.to(memory_format=weights_format)
         parameter = next(net.parameters(), None)
         device = "cpu" if parameter is None else parameter.device
         self.options = inductor_options(device, purpose) if backend == "inductor" else None
@@ -58,6 +69,8 @@ class Compiled:
             except torch._dynamo.exc.TorchDynamoException as error:
                 self.compiled = None
                 self.failure = _first_line(error)
+                if self.converted:
+                    self.net.to(memory_format=torch.contiguous_format)
                 warnings.warn(
                     f"torch.compile failed ({self.failure}); running eagerly", stacklevel=2
                 )
@@ -65,7 +78,8 @@ class Compiled:
 
 
 def _first_line(error: BaseException) -> str:
-    """The cause's message on one line (dynamo wraps it in a long explanation)."""
-    cause = error.__cause__ or error
+    """The cause's message on one line (dynamo wraps it in a long explanation; a failing
+    backend's own error is its ``inner_exception``)."""
+    cause = error.__cause__ or getattr(error, "inner_exception", None) or error
     lines = str(cause).strip().splitlines() or [type(cause).__name__]
     return f"{type(cause).__name__}: {lines[0]}"
