@@ -4,12 +4,13 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
-from mri_recon.cli import _show_warning, main, one_line
+from mri_recon.cli import NOISE, _show_warning, main, one_line
 
 CLI = [sys.executable, "-m", "mri_recon.cli"]
 ROOT = Path(__file__).resolve().parents[1]  # this checkout, whatever is installed
@@ -113,6 +114,21 @@ def test_a_warning_is_one_line(capsys) -> None:
     """Some libraries start a warning's message with a newline and indent it (jsonargparse)."""
     _show_warning("fit", UserWarning("\n    first part\n    second part\n"), UserWarning)
     assert capsys.readouterr().err == "mri-recon fit: warning: first part second part\n"
+
+
+def test_inductors_complex_operator_warning_is_noise() -> None:
+    """Compiling a VarNet makes inductor warn that its FFTs may run slower than eager; measured,
+    the compiled VarNet is faster, so the commands do not show it (the real warning, emitted by
+    torch's own function without its once-per-process cache)."""
+    from torch._inductor.lowering import _warn_complex_not_supported
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        _warn_complex_not_supported.__wrapped__()
+        for message in NOISE:  # as main() sets them
+            warnings.filterwarnings("ignore", message=message)
+        _warn_complex_not_supported.__wrapped__()
+    assert len(shown) == 1 and "complex operators" in str(shown[0].message)
 
 
 @pytest.mark.slow  # a new process
