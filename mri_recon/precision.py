@@ -116,7 +116,19 @@ COMPILE_CHOICES = ("auto", "on", "off")
 # (batch 8 of 128 x 128) compiled in 60-135 s cold and 12 s from inductor's on-disk cache, then
 # ran 1.2-1.4x faster (about 0.2 s saved a step): 300 steps pay for a cold compilation. Its
 # inference at batch 8 compiled in 50 s cold, 2.4 s cached, for 1.4x (0.05 s a batch): 1,000.
+# Larger images save more a batch (the fastMRI recipes' U-Net, batch 8 of 320 x 320: 1.1 s, for
+# 19-30 s of cold compilation), so an inference run counts in the demo's batches
+# (``inference_calls``).
 MIN_CALLS_TO_COMPILE = {"train": 300, "inference": 1000}
+DEMO_BATCH_PIXELS = 8 * 256 * 128  # the demo's inference batch: 8 slices of 256 x 128 k-space
+
+
+def inference_calls(batches: int, kspace_pixels: int) -> int:
+    """An inference run's size for ``resolve_compile``: its batches or, where more, its slices'
+    k-space pixels (``kspace_pixels``, summed over slices) in batches of the demo's, on which
+    ``MIN_CALLS_TO_COMPILE`` was measured. fastMRI's knee validation set (7,135 slices of
+    640 x 368) is 892 batches of 8 but 6,410 of the demo's."""
+    return max(batches, kspace_pixels // DEMO_BATCH_PIXELS)
 
 
 def compiler_problem(device: torch.device | str) -> str | None:

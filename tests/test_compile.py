@@ -7,16 +7,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
 
+from mri_recon.data.slice_dataset import SliceDataset
+from mri_recon.inference.volumes import kspace_pixels
 from mri_recon.models import Unet, VarNet
 from mri_recon.models.compiled import Compiled
 from mri_recon.models.unet import ConvBlock
 from mri_recon.precision import (
+    DEMO_BATCH_PIXELS,
     MIN_CALLS_TO_COMPILE,
     compiler_problem,
+    inference_calls,
     inference_weights_format,
     resolve_compile,
 )
@@ -41,6 +46,26 @@ def test_auto_compiles_long_runs_where_a_compiler_is_found(monkeypatch: pytest.M
     assert not resolve_compile("auto", "cpu", 10**6, "train")
     with pytest.raises(ValueError, match="compile must be one of"):
         resolve_compile("yes", "cpu", 1, "train")
+
+
+def test_auto_counts_an_inference_run_in_the_demos_batches_of_k_space(
+    small_multicoil: Path,
+) -> None:
+    """Where a batch saves more (larger images), fewer batches win the compilation back:
+    fastMRI's knee validation set (7,135 slices of 640 x 368 k-space, 892 batches of 8)
+    compiles; a run of small images counts its batches, as before."""
+    least = MIN_CALLS_TO_COMPILE["inference"]
+    knee_val = inference_calls(892, 7135 * 640 * 368)
+    assert knee_val == 6410 and resolve_compile("auto", "cpu", knee_val, "inference")
+    assert inference_calls(least, 10) == least
+    assert inference_calls(1, least * DEMO_BATCH_PIXELS) == least
+    dataset = SliceDataset(small_multicoil / "multicoil_val", "multicoil", use_dataset_cache=False)
+    pixels = 0
+    for file in sorted((small_multicoil / "multicoil_val").glob("*.h5")):
+        with h5py.File(file) as data:
+            slices, _, rows, columns = data["kspace"].shape
+        pixels += slices * rows * columns
+    assert pixels > 0 and kspace_pixels(dataset) == pixels
 
 
 def test_training_on_a_cpu_without_fast_bf16_compiles_with_contiguous_convolutions(

@@ -16,6 +16,7 @@ or in the network's output) fails alone: it comes out as a ``VolumeFailure`` nam
 the loop goes on with the next volume.
 """
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -39,7 +40,12 @@ from mri_recon.models.compiled import Compiled
 from mri_recon.models.registry import network_output, sample_transform, unusable_files
 from mri_recon.nn.impl import set_impl
 from mri_recon.options import MaskSettings
-from mri_recon.precision import inference_autocast, inference_weights_format, resolve_compile
+from mri_recon.precision import (
+    inference_autocast,
+    inference_calls,
+    inference_weights_format,
+    resolve_compile,
+)
 
 Method = nn.Module | CompressedSensing  # what the volume loop runs: a network or the CS baseline
 
@@ -245,6 +251,14 @@ def slice_batches(dataset: SliceDataset, batch_size: int) -> list[list[int]]:
     ]
 
 
+def kspace_pixels(dataset: SliceDataset) -> int:
+    """Rows times columns of every slice's k-space in ``dataset``, summed."""
+    return sum(
+        math.prod(dataset.layouts[Path(sample.fname)].kspace_shape[-2:])
+        for sample in dataset.raw_samples
+    )
+
+
 def reconstruct_volumes(
     net: Method | None,
     dataset: SliceDataset,
@@ -269,7 +283,7 @@ def reconstruct_volumes(
         precision: the network's precision, ``bf16`` or ``32`` (resolved, see
             ``mri_recon.precision``).
         compile: ``on``, ``off`` or ``auto`` (``mri_recon.precision.resolve_compile`` with the
-            run's batches).
+            run's size, ``inference_calls``).
 
     Yields:
         A ``VolumeResult`` per volume, or a ``VolumeFailure`` for a volume with a bad slice
@@ -279,7 +293,8 @@ def reconstruct_volumes(
     call = None
     if isinstance(net, nn.Module):
         net = inference_net(net, device)
-        if resolve_compile(compile, device, len(batches), "inference"):
+        calls = inference_calls(len(batches), kspace_pixels(dataset))
+        if resolve_compile(compile, device, calls, "inference"):
             call = compiled_inference_net(net, device)
     loader = DataLoader(
         _SlicesOrFailures(dataset),
