@@ -6,6 +6,7 @@ from fastmri.data.transforms import batched_mask_center
 from fastmri.models import VarNet as FastMriVarNet
 
 from mri_recon.models import VarNet, load_fastmri_state_dict
+from mri_recon.models import varnet as varnet_module
 from mri_recon.models.fastmri_weights import map_fastmri_keys
 from mri_recon.models.sensitivity import keep_center
 
@@ -136,6 +137,24 @@ def test_bf16_autocast_keeps_complex_data_in_float32():
             half = model(kspace, mask)
     assert half.dtype == torch.float32
     assert (half - full).abs().max() < 0.05 * full.abs().max()
+
+
+def test_checkpointed_training_on_a_cpu_releases_freed_memory_before_each_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before the sensitivity network and each cascade when they are checkpointed (training, on
+    a CPU, eagerly); never in evaluation or without checkpointing."""
+    calls = []
+    monkeypatch.setattr(varnet_module, "release_freed_memory", lambda: calls.append(1))
+    kspace, mask = _sample(1, 3, 32, 24)
+    cascades = SMALL["num_cascades"]
+    runs = [({"checkpoint_cascades": True, "checkpoint_sensitivity": True}, True, 1 + cascades),
+            ({"checkpoint_cascades": True}, True, cascades), ({}, True, 0),
+            ({"checkpoint_cascades": True, "checkpoint_sensitivity": True}, False, 0)]  # fmt: skip
+    for extra, training, expected in runs:
+        calls.clear()
+        VarNet(**SMALL, **extra).train(training)(kspace, mask)
+        assert len(calls) == expected, (extra, training)
 
 
 def test_config_rebuilds_the_same_model():
