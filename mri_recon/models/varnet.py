@@ -155,14 +155,15 @@ class VarNet(nn.Module):
             )
         mask = mask.to(torch.bool)
         recompute = self.training and torch.is_grad_enabled()
-        self._release_memory(self.checkpoint_sensitivity and recompute, masked_kspace)
+        if self.checkpoint_sensitivity and recompute:
+            self._release_memory(masked_kspace)
         sens_maps = self.sens_net(
             masked_kspace, mask, num_low_frequencies, self.checkpoint_sensitivity and recompute
         )
         kspace = masked_kspace.clone()
         for cascade in self.cascades:
             if self.checkpoint_cascades and recompute:
-                self._release_memory(True, kspace)
+                self._release_memory(kspace)
                 kspace = checkpoint(
                     cascade, kspace, masked_kspace, mask, sens_maps, use_reentrant=False
                 )
@@ -171,9 +172,9 @@ class VarNet(nn.Module):
         return fastmri.rss(fastmri.complex_abs(fastmri.ifft2c(kspace)), dim=1)
 
     @staticmethod
-    def _release_memory(checkpointed: bool, data: Tensor) -> None:
-        """Before a checkpointed block's forward pass on a CPU, eagerly: the memory its
-        predecessors freed goes back to the system (``mri_recon.allocator``), so that the
-        resident set follows the few activations checkpointing keeps."""
-        if checkpointed and data.device.type == "cpu" and not torch.compiler.is_compiling():
+    def _release_memory(data: Tensor) -> None:
+        """Before a checkpointed block's forward pass, for ``data`` on a CPU, eagerly: the
+        memory its predecessors freed goes back to the system (``mri_recon.allocator``), so that
+        the resident set follows the few activations checkpointing keeps."""
+        if data.device.type == "cpu" and not torch.compiler.is_compiling():
             release_freed_memory()
