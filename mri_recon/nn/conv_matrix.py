@@ -32,6 +32,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from mri_recon.nn import conv_shift
 from mri_recon.nn.conv_shapes import ConvGeometry, conv_output_size
 
 # Columns are built and multiplied in blocks of output rows, each thread's share of a block at
@@ -41,13 +42,17 @@ BLOCK_BYTES_PER_THREAD = 2 * 2**20
 MIN_BLOCK_COLUMNS = 1024
 
 
-def pad2d(x: Tensor, geom: ConvGeometry) -> Tensor:
-    """Surround (N, C, H, W) ``x`` with the geometry's zero padding (no copy when there is none)."""
+def pad2d(
+    x: Tensor, geom: ConvGeometry, memory_format: torch.memory_format = torch.contiguous_format
+) -> Tensor:
+    """Surround (N, C, H, W) ``x`` with the geometry's zero padding, laid out in
+    ``memory_format`` (no copy when there is no padding)."""
     top, bottom, left, right = geom.padding
     if top == bottom == left == right == 0:
         return x
     n, c, h, w = x.shape
-    out = x.new_empty(n, c, h + top + bottom, w + left + right)
+    size = (n, c, h + top + bottom, w + left + right)
+    out = torch.empty(size, dtype=x.dtype, device=x.device, memory_format=memory_format)
     out[:, :, top : top + h, left : left + w] = x
     # Zero only the border: zero-filling the whole buffer first is a visible share of a 3x3 conv.
     out[:, :, :top].zero_()
@@ -219,8 +224,10 @@ def conv_forward(
     n = x.shape[0]
     o, cg, kh, kw = weight.shape
     g = geom.groups
-    xp = pad2d(x, geom)
     out_hw = out_hw or output_hw(x.shape[2:], (kh, kw), geom)
+    if conv_shift.suits_forward(weight.shape, geom, x.dtype, x.shape):
+        return conv_shift.forward(pad2d(x, geom, torch.channels_last), weight, out_hw, geom)
+    xp = pad2d(x, geom)
     w = weight.reshape(g, o // g, cg * kh * kw)
     blocks = row_blocks(out_hw[0], out_hw[1], n * g * w.shape[2] * out_hw[1] * x.element_size())
     result = x.new_empty(n, o, *out_hw)  # not a view: in-place ops on the output need that
@@ -254,11 +261,15 @@ def conv_input_grad(
     _, cg, kh, kw = weight.shape
     g = geom.groups
     # The flipped form builds columns of dout (O * kh * kw rows), the col2im form multiplies into
-    # columns of dx (C * kh * kw rows): take the smaller; measured equal or faster when C >= O.
+    # columns of dx (C * kh * kw rows): take the smaller (measured equal or faster when C >= O),
+    # or the flipped form whenever it shifts (no columns at all).
     flipped = _flipped_geometry(geom, (kh, kw), input_hw, (ho, wo))
-    if flipped is not None and cg * g >= o:
+    if flipped is not None:
         w_flip = weight.reshape(g, o // g, cg, kh, kw).transpose(1, 2).flip(-2, -1)
-        return conv_forward(grad_out, w_flip.reshape(g * cg, o // g, kh, kw), flipped, input_hw)
+        w_flip = w_flip.reshape(g * cg, o // g, kh, kw)
+        shifts = conv_shift.suits_forward(w_flip.shape, flipped, grad_out.dtype, grad_out.shape)
+        if cg * g >= o or shifts:
+            return conv_forward(grad_out, w_flip, flipped, input_hw)
     w_t = weight.reshape(g, o // g, cg * kh * kw).transpose(1, 2)
     grad = grad_out.reshape(n, g, o // g, ho * wo)
     top, bottom, left, right = geom.padding
@@ -314,6 +325,8 @@ def conv_weight_grad(
     _, o, ho, wo = grad_out.shape
     g = geom.groups
     k = c // g * kernel_hw[0] * kernel_hw[1]
+    if conv_shift.suits_weight_grad((o, c // g, *kernel_hw), geom, x.dtype):
+        return conv_shift.weight_grad(pad2d(x, geom), grad_out, kernel_hw, geom)
     xp = pad2d(x, geom)
     grad = grad_out.reshape(n, g, o // g, ho, wo)
     blocks = row_blocks(ho, wo, n * g * k * wo * x.element_size())

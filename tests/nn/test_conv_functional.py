@@ -9,7 +9,7 @@ from torch.autograd import gradcheck
 
 import mri_recon.nn.conv_matrix as conv_matrix
 from mri_recon.nn import conv_functional as ours
-from mri_recon.nn import functional, norm_functional
+from mri_recon.nn import conv_shift, functional, norm_functional
 from mri_recon.nn.conv_shapes import ConvGeometry
 
 D = torch.float64
@@ -76,17 +76,17 @@ def _compare(ours_fn, ref_fn, x_shape, w_shape, with_bias, kwargs, x_format=None
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 @pytest.mark.parametrize("x_shape,w_shape,with_bias,kwargs", CONV2D_CASES)
-def test_conv2d_matches_torch(x_shape, w_shape, with_bias, kwargs):
+def test_conv2d_matches_torch(conv_path, x_shape, w_shape, with_bias, kwargs):
     _compare(ours.conv2d, F.conv2d, x_shape, w_shape, with_bias, kwargs)
 
 
 @pytest.mark.parametrize("x_shape,w_shape,with_bias,kwargs", CONV1D_CASES)
-def test_conv1d_matches_torch(x_shape, w_shape, with_bias, kwargs):
+def test_conv1d_matches_torch(conv_path, x_shape, w_shape, with_bias, kwargs):
     _compare(ours.conv1d, F.conv1d, x_shape, w_shape, with_bias, kwargs)
 
 
 @pytest.mark.parametrize("x_shape,w_shape,with_bias,kwargs", TRANSPOSE_CASES)
-def test_conv_transpose2d_matches_torch(x_shape, w_shape, with_bias, kwargs):
+def test_conv_transpose2d_matches_torch(conv_path, x_shape, w_shape, with_bias, kwargs):
     _compare(ours.conv_transpose2d, F.conv_transpose2d, x_shape, w_shape, with_bias, kwargs)
 
 
@@ -98,7 +98,7 @@ def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
     "x_shape,w_shape,kwargs",
     [(x, w, kw) for x, w, _, kw in CONV2D_CASES if not isinstance(kw.get("padding"), str)],
 )
-def test_conv_transpose2d_is_the_adjoint_of_conv2d(x_shape, w_shape, kwargs):
+def test_conv_transpose2d_is_the_adjoint_of_conv2d(conv_path, x_shape, w_shape, kwargs):
     """<conv2d(x, W), y> = <x, conv_transpose2d(y, W)> for all x, y: the adjoint's definition."""
     gen = torch.Generator().manual_seed(3)
     x = torch.randn(x_shape, dtype=D, generator=gen)
@@ -141,11 +141,13 @@ def test_nn_functional_reexports_the_conv_and_norm_forms():
     + [((ours.conv_transpose2d, F.conv_transpose2d), case) for case in TRANSPOSE_CASES[:3]],
 )
 @pytest.mark.parametrize("min_columns", [1, 13])
-def test_row_blocks_give_the_same_result(monkeypatch, fns, case, min_columns):
+def test_row_blocks_give_the_same_result(conv_path, monkeypatch, fns, case, min_columns):
     # One output row per block, or blocks of 2-13 rows with a shorter last block: the blocks
     # share one column buffer, so a stale tail from a larger block must not leak into the next.
+    # The shifted products then run one grid position per block.
     monkeypatch.setattr(conv_matrix, "BLOCK_BYTES_PER_THREAD", 1)
     monkeypatch.setattr(conv_matrix, "MIN_BLOCK_COLUMNS", min_columns)
+    monkeypatch.setattr(conv_shift, "BLOCK_BYTES_PER_THREAD", 1)
     _compare(*fns, *case)
 
 
@@ -200,7 +202,7 @@ def test_merges_without_copy_agrees_with_view():
         assert conv_matrix.merges_without_copy(view, (-1, *shape[1:])) == viewed
 
 
-def test_channels_last_and_strided_inputs():
+def test_channels_last_and_strided_inputs(conv_path):
     _compare(
         ours.conv2d, F.conv2d, (2, 4, 9, 7), (3, 4, 3, 3), True, {"padding": 1}, torch.channels_last
     )
@@ -217,7 +219,7 @@ def test_channels_last_and_strided_inputs():
 @pytest.mark.parametrize(
     "requires", [(True, False, False), (False, True, False), (False, False, True)]
 )
-def test_only_requested_gradients(requires):
+def test_only_requested_gradients(conv_path, requires):
     x, w, b = (
         torch.randn(2, 3, 7, 6, dtype=D),
         torch.randn(4, 3, 3, 3, dtype=D),
@@ -233,7 +235,7 @@ def test_only_requested_gradients(requires):
             torch.testing.assert_close(got.grad, want.grad)
 
 
-def test_unbatched_inputs():
+def test_unbatched_inputs(conv_path):
     x, w = torch.randn(3, 8, 7, dtype=D), torch.randn(4, 3, 3, 3, dtype=D)
     torch.testing.assert_close(ours.conv2d(x, w, padding=1), F.conv2d(x, w, padding=1))
     wt = torch.randn(3, 2, 2, 2, dtype=D)
@@ -260,7 +262,7 @@ def test_unbatched_inputs():
         (ours.conv_transpose2d, (2, 2, 3, 3), (2, 3, 2, 2), {"stride": 2}),
     ],
 )
-def test_gradcheck(fn, x_shape, w_shape, kwargs):
+def test_gradcheck(conv_path, fn, x_shape, w_shape, kwargs):
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(x_shape, dtype=D, generator=gen, requires_grad=True)
     w = torch.randn(w_shape, dtype=D, generator=gen, requires_grad=True)
