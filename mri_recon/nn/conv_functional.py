@@ -13,20 +13,23 @@ weight as a matrix ``W`` (out channels x in channels * kh * kw) and ``y = W C + 
   sums every column entry back onto the pixel it was copied from: a transposed convolution of
   ``dL/dy``. With stride 1 it is also a plain convolution of ``dL/dy`` with the kernel flipped
   in space and transposed in channels, padded by ``dilation * (k - 1) - padding``; that form is
-  used when in channels >= out channels (it builds the smaller column matrix).
+  used when in channels >= out channels (it builds the smaller column matrix) or when it shifts.
 - ``y = conv_transpose2d(x, W)`` is ``dL/dx`` of ``conv2d`` with ``x`` as the output gradient, so
   its input gradient is ``conv2d(dL/dy, W)`` and its weight gradient is conv2d's weight gradient
   with input and output gradient swapped. :mod:`mri_recon.nn.conv_matrix` holds the three shared
   pieces (forward, input gradient, weight gradient).
 
-Why im2col and one matmul. The alternative, a sum over the kh * kw kernel offsets of matmuls on
-shifted views, copies nothing (a stride-1 input flattened with its padding makes every offset a
-plain strided view). Against it, im2col built whole loses on large images, because its column
-matrix (kh * kw times the input) is a fresh allocation that page-faults on first touch; built in
-blocks of output rows (:data:`mri_recon.nn.conv_matrix.BLOCK_BYTES_PER_THREAD`) it wins on most
-of the U-Net's shapes, in float32 and in bfloat16. It is also the accurate one in bfloat16: one
-matmul rounds once, while the offset sum rounds its running total after every offset. The
-measurements are in docs/benchmarks.md.
+Two ways to build the products. The alternative to im2col, a sum over the kh * kw kernel
+offsets of matmuls on shifted views (:mod:`mri_recon.nn.conv_shift`), copies nothing (a stride-1
+input flattened with its padding makes every offset a plain strided view). Against it, im2col
+built whole loses on large images, because its column matrix (kh * kw times the input) is a fresh
+allocation that page-faults on first touch; built in blocks of output rows
+(:data:`mri_recon.nn.conv_matrix.BLOCK_BYTES_PER_THREAD`) it wins on most of the U-Net's shapes
+with 64 channels or more, and in bfloat16. It is also the accurate one in bfloat16: one matmul
+rounds once, while the offset sum rounds its running total after every offset. The offset sum,
+blocked too and reading the pixels channels-last, wins in the forward products of stride-1
+float32 layers with 16 channels or more on large images, where im2col's copies are most of the
+time; :mod:`conv_shift`'s rule sends those to it. The measurements are in docs/benchmarks.md.
 
 Where the time goes: nearly all of it in the three matmuls (forward, input gradient, weight
 gradient), since MKL's float32 matmul with few output rows (32 channels) runs well below oneDNN's

@@ -225,7 +225,7 @@ def conv_forward(
     o, cg, kh, kw = weight.shape
     g = geom.groups
     out_hw = out_hw or output_hw(x.shape[2:], (kh, kw), geom)
-    if conv_shift.suits_forward(weight.shape, geom, x.dtype, x.shape):
+    if conv_shift.suits(weight.shape, geom, x.dtype, x.shape):
         return conv_shift.forward(pad2d(x, geom, torch.channels_last), weight, out_hw, geom)
     xp = pad2d(x, geom)
     w = weight.reshape(g, o // g, cg * kh * kw)
@@ -267,7 +267,7 @@ def conv_input_grad(
     if flipped is not None:
         w_flip = weight.reshape(g, o // g, cg, kh, kw).transpose(1, 2).flip(-2, -1)
         w_flip = w_flip.reshape(g * cg, o // g, kh, kw)
-        shifts = conv_shift.suits_forward(w_flip.shape, flipped, grad_out.dtype, grad_out.shape)
+        shifts = conv_shift.suits(w_flip.shape, flipped, grad_out.dtype, grad_out.shape)
         if cg * g >= o or shifts:
             return conv_forward(grad_out, w_flip, flipped, input_hw)
     w_t = weight.reshape(g, o // g, cg * kh * kw).transpose(1, 2)
@@ -325,8 +325,6 @@ def conv_weight_grad(
     _, o, ho, wo = grad_out.shape
     g = geom.groups
     k = c // g * kernel_hw[0] * kernel_hw[1]
-    if conv_shift.suits_weight_grad((o, c // g, *kernel_hw), geom, x.dtype):
-        return conv_shift.weight_grad(pad2d(x, geom), grad_out, kernel_hw, geom)
     xp = pad2d(x, geom)
     grad = grad_out.reshape(n, g, o // g, ho, wo)
     blocks = row_blocks(ho, wo, n * g * k * wo * x.element_size())

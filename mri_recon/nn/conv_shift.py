@@ -12,16 +12,17 @@ tap's (C, O) weight. im2col (:mod:`mri_recon.nn.conv_matrix`) instead copies the
 inputs into one column matrix and multiplies once. Positions whose x or y lies past the output
 wrap into the next row or image: they are computed and dropped.
 
-Differentiating the sum tap by tap, the weight gradient is ``dW[:, :, i, j] = sum_p dout[p]^T
-rows[p + offset]``, with the output gradient placed on the same positions (zeros at the dropped
-ones). The stride-1 input gradient is itself a forward convolution with the flipped kernel
-(``conv_matrix.conv_input_grad``), so it shifts too.
+The stride-1 input gradient is itself a forward convolution with the flipped kernel
+(``conv_matrix.conv_input_grad``), so it shifts too. The weight gradient stays with im2col: tap
+by tap (``dW[:, :, i, j] = sum_p dout[p]^T rows[p + offset]``) it measured faster alone on some
+layers, yet no faster in a whole compiled training step (docs/benchmarks.md, "Compiled").
 
 Shifting saves im2col's copies (kh * kw times the input) and pays with thinner products (C
-deep instead of C * kh * kw), so it wins with a few channels on large images, and im2col wins
-with one input channel or on small grids (the rules below; measured per layer and per step in
-docs/benchmarks.md, "Compiled"). Each tap's product is added into the output, so the path is
-kept to float32 and float64: in bfloat16 every tap would round the running sum.
+deep instead of C * kh * kw), so it wins on large grids from 16 channels, and im2col wins with
+fewer channels or on small grids, where its copies stay in cache (the rule below; measured per
+layer and per step in docs/benchmarks.md, "Compiled"). Each tap's product is added into the
+output, so the path is kept to float32 and float64: in bfloat16 every tap would round the
+running sum.
 """
 
 from __future__ import annotations
@@ -33,51 +34,32 @@ from torch import Tensor
 
 from mri_recon.nn.conv_shapes import ConvGeometry
 
-# The rules for taking this path, from per-layer measurements (docs/benchmarks.md, "Compiled").
-# The forward product (and with it the stride-1 input gradient) shifts from this many input
-# channels, on grids of at least this many positions: with fewer channels each tap's product is
-# too thin, and on small grids im2col's copies stay in cache.
+# The rule for taking this path, from per-layer measurements (docs/benchmarks.md, "Compiled"):
+# the forward product (and with it the stride-1 input gradient) shifts from this many input
+# channels, on grids of at least this many positions.
 MIN_IN_CHANNELS = 16
 MIN_GRID_POSITIONS = 4096
-# The weight gradient shifts with at most this many input and output channels.
-MAX_WEIGHT_GRAD_CHANNELS = 32
-# The grid is processed in blocks of positions whose input and output slices take at most this
-# many bytes per thread, so that they stay in cache over the kh * kw taps.
+# The positions are processed in blocks whose input and output rows take at most this many bytes
+# per thread, so that they stay in cache over the kh * kw taps.
 BLOCK_BYTES_PER_THREAD = 2 * 2**20
 
 
-def shiftable(weight_shape: Sequence[int], geom: ConvGeometry, dtype: torch.dtype) -> bool:
-    """Stride 1, one group, a kernel of more than one tap, float32 or float64."""
+def suits(
+    weight_shape: Sequence[int], geom: ConvGeometry, dtype: torch.dtype, input_shape: Sequence[int]
+) -> bool:
+    """Whether the forward product of this (O, C, kh, kw) weight over an (N, C, H, W) input is
+    faster shifted: stride 1, one group, more than one tap, float32 or float64, and the rule's
+    channels and grid size."""
+    n, _, h, w = input_shape
+    top, bottom, left, right = geom.padding
     kh, kw = weight_shape[2:]
     return (
         geom.stride == (1, 1)
         and geom.groups == 1
         and kh * kw > 1
         and dtype in (torch.float32, torch.float64)
-    )
-
-
-def suits_forward(
-    weight_shape: Sequence[int], geom: ConvGeometry, dtype: torch.dtype, input_shape: Sequence[int]
-) -> bool:
-    """Whether the forward product of this (O, C, kh, kw) weight over an (N, C, H, W) input is
-    faster shifted."""
-    n, _, h, w = input_shape
-    top, bottom, left, right = geom.padding
-    return (
-        shiftable(weight_shape, geom, dtype)
         and weight_shape[1] >= MIN_IN_CHANNELS
         and n * (h + top + bottom) * (w + left + right) >= MIN_GRID_POSITIONS
-    )
-
-
-def suits_weight_grad(weight_shape: Sequence[int], geom: ConvGeometry, dtype: torch.dtype) -> bool:
-    """Whether the weight gradient of this (O, C, kh, kw) weight is faster shifted."""
-    out_channels, in_channels = weight_shape[:2]
-    return (
-        shiftable(weight_shape, geom, dtype)
-        and 1 < in_channels <= MAX_WEIGHT_GRAD_CHANNELS
-        and out_channels <= MAX_WEIGHT_GRAD_CHANNELS
     )
 
 
@@ -128,39 +110,3 @@ def forward(xp: Tensor, weight: Tensor, out_hw: tuple[int, int], geom: ConvGeome
             out.addmm_(rows[first + offset : stop + offset], taps[tap], beta=min(tap, 1))
     ho, wo = out_hw
     return grid.view(n, hp, wp, o)[:, :ho, :wo].permute(0, 3, 1, 2).contiguous()
-
-
-def weight_grad(
-    xp: Tensor, grad_out: Tensor, kernel_hw: tuple[int, int], geom: ConvGeometry
-) -> Tensor:
-    """Gradient of :func:`forward` with respect to its weight.
-
-    Each tap's product sums over the pixels, so here each image is read channel by channel
-    (:func:`forward` reads pixel by pixel): both operands then run along the sum, which
-    measured faster for these long, thin products.
-
-    Args:
-        xp: (N, C, Hp, Wp) padded input, contiguous for no copy.
-        grad_out: (N, O, Ho, Wo) gradient of the output.
-        kernel_hw: (kh, kw).
-        geom: the convolution's geometry.
-
-    Returns:
-        (O, C, kh, kw) gradient of the weight.
-    """
-    n, c, hp, wp = xp.shape
-    _, o, ho, wo = grad_out.shape
-    channels = xp.contiguous().view(n, c, hp * wp)
-    placed = grad_out.new_empty(n, o, ho, wp)
-    placed[..., :wo] = grad_out
-    placed[..., wo:].zero_()  # the dropped positions contribute nothing
-    grad = placed.view(n, o, ho * wp)
-    length = (ho - 1) * wp + wo  # an image's positions up to its last output pixel
-    taps = grad_out.new_zeros(kernel_hw[0] * kernel_hw[1], o, c)
-    offsets = _offsets(kernel_hw, geom.dilation, wp)
-    for image in range(n):
-        for first, stop in _blocks(length, c + o, xp.element_size()):
-            block = grad[image, :, first:stop]
-            for tap, offset in enumerate(offsets):
-                taps[tap].addmm_(block, channels[image, :, first + offset : stop + offset].T)
-    return taps.view(*kernel_hw, o, c).permute(2, 3, 0, 1).contiguous()

@@ -1,7 +1,6 @@
-"""The shifted convolution products: which layers take them, and a layer that does against torch.
-
-Their values and gradients on every geometry are checked in test_conv_functional (the
-``conv_path`` fixture runs those tests on both paths)."""
+"""The shifted convolution: which layers take it (forward and stride-1 input gradient), and a
+layer that does against torch. Values and gradients on every geometry are checked in
+test_conv_functional, whose ``conv_path`` fixture runs those tests on both paths."""
 
 import torch
 import torch.nn.functional as F
@@ -13,7 +12,7 @@ SAME_3X3 = ConvGeometry((1, 1), (1, 1, 1, 1), (1, 1), 1)
 
 
 def test_the_rules_on_the_demo_unets_layers():
-    """Batch 2 of 128 x 128, 16 channels at the top: the rules of conv_shift's constants."""
+    """Batch 2 of 128 x 128, 16 channels at the top: the rule of conv_shift's constants."""
     forward = {
         (16, 1, 128): False,  # one input channel: each tap's product is a vector's
         (16, 16, 128): True,
@@ -23,23 +22,18 @@ def test_the_rules_on_the_demo_unets_layers():
     }
     for (out_ch, in_ch, size), shifts in forward.items():
         weight, x = (out_ch, in_ch, 3, 3), (2, in_ch, size, size)
-        assert conv_shift.suits_forward(weight, SAME_3X3, torch.float32, x) == shifts, weight
-    weight_grad = {(16, 1): False, (16, 16): True, (32, 16): True, (32, 32): True, (64, 32): False}
-    for (out_ch, in_ch), shifts in weight_grad.items():
-        weight = (out_ch, in_ch, 3, 3)
-        assert conv_shift.suits_weight_grad(weight, SAME_3X3, torch.float32) == shifts, weight
+        assert conv_shift.suits(weight, SAME_3X3, torch.float32, x) == shifts, weight
 
 
 def test_only_stride_one_ungrouped_float_convolutions_shift():
     x = (2, 16, 128, 128)
-    assert conv_shift.suits_forward((16, 16, 3, 3), SAME_3X3, torch.float64, x)
-    assert not conv_shift.suits_forward((16, 16, 3, 3), SAME_3X3, torch.bfloat16, x)
-    assert not conv_shift.suits_forward((16, 16, 1, 1), SAME_3X3, torch.float32, x)
+    assert conv_shift.suits((16, 16, 3, 3), SAME_3X3, torch.float64, x)
+    assert not conv_shift.suits((16, 16, 3, 3), SAME_3X3, torch.bfloat16, x)
+    assert not conv_shift.suits((16, 16, 1, 1), SAME_3X3, torch.float32, x)
     strided = ConvGeometry((2, 2), (1, 1, 1, 1), (1, 1), 1)
-    assert not conv_shift.suits_forward((16, 16, 3, 3), strided, torch.float32, x)
+    assert not conv_shift.suits((16, 16, 3, 3), strided, torch.float32, x)
     grouped = ConvGeometry((1, 1), (1, 1, 1, 1), (1, 1), 2)
-    assert not conv_shift.suits_forward((16, 8, 3, 3), grouped, torch.float32, x)
-    assert not conv_shift.suits_weight_grad((16, 8, 3, 3), grouped, torch.float32)
+    assert not conv_shift.suits((16, 8, 3, 3), grouped, torch.float32, x)
 
 
 def test_a_layer_the_rules_shift_matches_torch():
@@ -47,8 +41,7 @@ def test_a_layer_the_rules_shift_matches_torch():
     gen = torch.Generator().manual_seed(0)
     layer = Conv2d(16, 16, 3, padding=1)
     x = torch.randn(2, 16, 48, 46, generator=gen)
-    assert conv_shift.suits_forward(layer.weight.shape, SAME_3X3, x.dtype, x.shape)
-    assert conv_shift.suits_weight_grad(layer.weight.shape, SAME_3X3, x.dtype)
+    assert conv_shift.suits(layer.weight.shape, SAME_3X3, x.dtype, x.shape)
     ours, ref = x.clone().requires_grad_(), x.clone().requires_grad_()
     out = layer(ours)
     want = F.conv2d(ref, layer.weight, layer.bias, padding=1)
