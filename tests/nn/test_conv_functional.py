@@ -144,7 +144,7 @@ def test_nn_functional_reexports_the_conv_and_norm_forms():
 def test_row_blocks_give_the_same_result(conv_path, monkeypatch, fns, case, min_columns):
     # One output row per block, or blocks of 2-13 rows with a shorter last block: the blocks
     # share one column buffer, so a stale tail from a larger block must not leak into the next.
-    # The shifted products then run one grid position per block.
+    # The shifted forward then runs one position per block.
     monkeypatch.setattr(conv_matrix, "BLOCK_BYTES_PER_THREAD", 1)
     monkeypatch.setattr(conv_matrix, "MIN_BLOCK_COLUMNS", min_columns)
     monkeypatch.setattr(conv_shift, "BLOCK_BYTES_PER_THREAD", 1)
