@@ -19,6 +19,10 @@ gradient is :func:`conv_weight_grad` with the roles of input and output gradient
 Each product runs over blocks of output rows (:func:`row_blocks`), so no column matrix is larger
 than a few MiB however large the image.
 
+The forward product of a stride-1 convolution with 16 channels or more on a large grid (and with it
+the flipped input gradient) is faster without columns: :func:`conv_forward` hands those to
+:mod:`mri_recon.nn.conv_shift`, which sums one matrix product per kernel tap.
+
 All functions take tensors already checked by :mod:`mri_recon.nn.conv_shapes`, in any memory
 layout (channels-last included): im2col reads through strides, so a 1x1 stride-1 convolution
 without padding copies nothing.
@@ -210,7 +214,8 @@ def output_hw(
 def conv_forward(
     x: Tensor, weight: Tensor, geom: ConvGeometry, out_hw: tuple[int, int] | None = None
 ) -> Tensor:
-    """Convolve an input with a weight.
+    """Convolve an input with a weight: im2col, or tap by tap where
+    :func:`mri_recon.nn.conv_shift.suits` says that is faster.
 
     Args:
         x: (N, C, H, W) input.
