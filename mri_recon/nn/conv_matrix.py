@@ -269,12 +269,12 @@ def conv_input_grad(
     # columns of dx (C * kh * kw rows): take the smaller (measured equal or faster when C >= O),
     # or the flipped form whenever it shifts (no columns at all).
     flipped = _flipped_geometry(geom, (kh, kw), input_hw, (ho, wo))
-    if flipped is not None:
+    flipped_shape = (g * cg, o // g, kh, kw)
+    if flipped is not None and (
+        cg * g >= o or conv_shift.suits(flipped_shape, flipped, grad_out.dtype, grad_out.shape)
+    ):
         w_flip = weight.reshape(g, o // g, cg, kh, kw).transpose(1, 2).flip(-2, -1)
-        w_flip = w_flip.reshape(g * cg, o // g, kh, kw)
-        shifts = conv_shift.suits(w_flip.shape, flipped, grad_out.dtype, grad_out.shape)
-        if cg * g >= o or shifts:
-            return conv_forward(grad_out, w_flip, flipped, input_hw)
+        return conv_forward(grad_out, w_flip.reshape(flipped_shape), flipped, input_hw)
     w_t = weight.reshape(g, o // g, cg * kh * kw).transpose(1, 2)
     grad = grad_out.reshape(n, g, o // g, ho * wo)
     top, bottom, left, right = geom.padding

@@ -11,7 +11,7 @@ from mri_recon.nn.conv_shapes import ConvGeometry
 SAME_3X3 = ConvGeometry((1, 1), (1, 1, 1, 1), (1, 1), 1)
 
 
-def test_the_rules_on_the_demo_unets_layers():
+def test_the_rule_on_the_demo_unets_layers():
     """Batch 2 of 128 x 128, 16 channels at the top: the rule of conv_shift's constants."""
     forward = {
         (16, 1, 128): False,  # one input channel: each tap's product is a vector's
@@ -36,8 +36,8 @@ def test_only_stride_one_ungrouped_float_convolutions_shift():
     assert not conv_shift.suits((16, 8, 3, 3), grouped, torch.float32, x)
 
 
-def test_a_layer_the_rules_shift_matches_torch():
-    """A 16-channel layer on 2 x 48 x 46 images, float32, with the rules as they ship."""
+def test_a_layer_the_rule_shifts_matches_torch():
+    """A 16-channel layer on 2 x 48 x 46 images, float32, with the rule as it ships."""
     gen = torch.Generator().manual_seed(0)
     layer = Conv2d(16, 16, 3, padding=1)
     x = torch.randn(2, 16, 48, 46, generator=gen)
