@@ -106,10 +106,17 @@ class StudyData:
     def describe(self) -> str:
         """One line: where the data come from and how much of them is used."""
         return (
-            f"{self.challenge} data in {self.root}: {len(self.train)} training slices, "
-            f"{len(self.val)} validation slices of {len(set(self.val.fnames))} volumes, "
+            f"{self.challenge} data in {self.root}: "
+            f"{counted(len(self.train), 'training slice')}, "
+            f"{counted(len(self.val), 'validation slice')} of "
+            f"{counted(len(set(self.val.fnames)), 'volume')}, "
             + "x".join(str(n) for n in self.train.images.shape[-2:])
         )
+
+
+def counted(count: float, noun: str) -> str:
+    """``count`` and ``noun``, plural unless the count is one: "1 volume", "0.5 epochs"."""
+    return f"{count:g} {noun}" + ("" if count == 1 else "s")
 
 
 def spread(count: int, wanted: int) -> list[int]:

@@ -171,8 +171,9 @@ def trained_weights(settings: LineSettings, data: StudyData, checkpoint: Any):
     epochs = settings.run.budget / len(data.train)
     return kept, (
         f"no checkpoint given: a U-Net ({settings.chans} channels) trained here with Adam (lr "
-        f"{settings.lr:g}) for {epochs:g} epochs of {len(data.train)} slices, training loss "
-        f"{record.train_loss:.4f}; lines after {', '.join(str(s) for s, _ in kept)} slice gradients"
+        f"{settings.lr:g}) for {harness.counted(epochs, 'epoch')} of {len(data.train)} slices, "
+        f"training loss {record.train_loss:.4f}; lines after "
+        f"{', '.join(str(s) for s, _ in kept)} slice gradients"
     )
 
 

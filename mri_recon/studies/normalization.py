@@ -196,7 +196,8 @@ def normalization_figure(
     )
     axes["sweep"].set(xscale="log", yscale="log", xlabel="Adam's learning rate", ylabel="L1")
     axes["sweep"].legend(fontsize=8)
-    seeds = f"{len(study.sweep_seeds)} seeds, {study.sweep_epochs:g} epochs"
+    epochs = harness.counted(study.sweep_epochs, "epoch")
+    seeds = f"{harness.counted(len(study.sweep_seeds), 'seed')}, {epochs}"
     axes["sweep"].set_title(f"sweep: final training L1 (train mode), mean and range of {seeds}")
     return figure
 
@@ -238,7 +239,8 @@ def run(size: Scale, data: StudyData, output_dir: Path, quick: bool) -> tuple[st
         f"{zero_filled['psnr']:.2f}, L1 {zero_filled['l1']:.4f}; the validation targets' maxima "
         f"range from {float(maxima.min()):.3g} to {float(maxima.max()):.3g}",
         harness.table(rows, TABLE),
-        f"learning-rate sweep: training L1 (train mode) after {study.sweep_epochs:g} epochs, "
+        "learning-rate sweep: training L1 (train mode) after "
+        f"{harness.counted(study.sweep_epochs, 'epoch')}, "
         f"over seeds {', '.join(map(str, study.sweep_seeds))}",
         harness.table(spread, SWEEP),
     ]
