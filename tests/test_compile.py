@@ -213,6 +213,22 @@ def test_compiled_kernels_go_to_mri_recons_cache_folder(tmp_path: Path) -> None:
     assert result.stdout.strip() == str(tmp_path / "inductor")
 
 
+def test_batches_smaller_than_the_batch_size_run_eagerly_without_another_graph() -> None:
+    """An epoch's last batch, or a shape group's, would compile a second graph (and a batch
+    of one a third): they run eagerly instead. The batch size is given, or the largest so far."""
+    torch._dynamo.reset()
+    net = Unet(1, 1, chans=4, num_pool_layers=2).eval()
+    images = torch.randn(4, 1, 16, 16)
+    for given, sizes, graphs in ((None, (4, 4, 2, 1, 3), 1), (4, (2, 1, 4, 3), 1)):
+        call = Compiled(net, backend="eager", batch_size=given)
+        before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+        for size in sizes:
+            with torch.no_grad():
+                torch.testing.assert_close(call(images[:size]), net(images[:size]))
+        assert torch._dynamo.utils.counters["stats"]["unique_graphs"] - before == graphs
+        torch._dynamo.reset()
+
+
 @pytest.mark.slow
 def test_widths_that_vary_from_volume_to_volume_compile_three_times_at_most() -> None:
     """fastMRI's volumes come in several widths: the first width compiles static, the second

@@ -174,10 +174,14 @@ def inference_net(net: nn.Module, device: torch.device) -> nn.Module:
     return set_impl(net.to(device).eval(), "aten")
 
 
-def compiled_inference_net(net: nn.Module, device: torch.device) -> Compiled:
-    """``net`` (from ``inference_net``) compiled for the volume loop, its weights in the memory
-    format compiled inference runs fastest with on ``device``."""
-    return Compiled(net, "inference", weights_format=inference_weights_format(device))
+def compiled_inference_net(
+    net: nn.Module, device: torch.device, batch_size: int | None = None
+) -> Compiled:
+    """``net`` (from ``inference_net``) compiled for the volume loop's batches of
+    ``batch_size`` (smaller ones run eagerly), its weights in the memory format compiled
+    inference runs fastest with on ``device``."""
+    weights_format = inference_weights_format(device)
+    return Compiled(net, "inference", weights_format=weights_format, batch_size=batch_size)
 
 
 def run_network(
@@ -284,22 +288,19 @@ def reconstruct_volumes(
             ``mri_recon.precision``).
         compile: ``on``, ``off`` or ``auto`` (``mri_recon.precision.resolve_compile`` with the
             run's size, ``inference_calls``). Batches smaller than the run's largest (the last
-            of a shape group, or one that lost unreadable slices) run eagerly: another batch
-            size would compile another graph, 17-21 s of a 2-core CPU for the demo's U-Net, to
-            save about 0.1 s.
+            of a shape group, or one that lost unreadable slices) run eagerly (``Compiled``).
 
     Yields:
         A ``VolumeResult`` per volume, or a ``VolumeFailure`` for a volume with a bad slice
         (unreadable, or NaN or infinite values in its input or in the network's output).
     """
     batches = slice_batches(dataset, batch_size)
-    compiled_size = max(map(len, batches), default=0)
     call = None
     if isinstance(net, nn.Module):
         net = inference_net(net, device)
         calls = inference_calls(len(batches), kspace_pixels(dataset))
         if resolve_compile(compile, device, calls, "inference"):
-            call = compiled_inference_net(net, device)
+            call = compiled_inference_net(net, device, max(map(len, batches)))
     loader = DataLoader(
         _SlicesOrFailures(dataset),
         batch_sampler=batches,
@@ -316,10 +317,7 @@ def reconstruct_volumes(
                 failed.setdefault(bad.fname, bad.problem)
             if batch.good is not None:
                 names += batch.good.fname
-                full = len(batch.good.fname) == compiled_size
-                _collect(
-                    net, batch.good, device, precision, volumes, failed, call if full else None
-                )
+                _collect(net, batch.good, device, precision, volumes, failed, call)
             bar.update(len(names))
             for fname, count in Counter(names).items():  # each volume of the batch, in order
                 remaining[fname] -= count

@@ -22,7 +22,8 @@ from mri_recon.precision import inductor_options, use_compile_cache
 
 
 class Compiled:
-    """``net`` called through ``torch.compile``, eagerly once compilation has failed.
+    """``net`` called through ``torch.compile``; eagerly for a batch smaller than its batch
+    size, and for every call once compilation has failed.
 
     Args:
         net: the network (left as it is: compilation wraps its calls, not the module).
@@ -36,6 +37,10 @@ class Compiled:
             compiled calls (``mri_recon.precision.inference_weights_format``), and back in the
             contiguous format if compilation fails. Only for a network the caller runs for
             inference alone: training keeps its weights' format.
+        batch_size: calls whose first argument holds fewer samples (an epoch's or a shape
+            group's last batch) run eagerly; by default the largest batch called so far. Each
+            smaller batch size compiled another graph: 17-21 s of a 2-core CPU for the demo's
+            U-Net, to save about 0.1 s on that batch.
     """
 
     def __init__(
@@ -45,6 +50,7 @@ class Compiled:
         dynamic: bool | None = None,
         backend: str = "inductor",
         weights_format: torch.memory_format | None = None,
+        batch_size: int | None = None,
     ) -> None:
         use_compile_cache()
         self.net = net
@@ -61,9 +67,13 @@ class Compiled:
             net, dynamic=dynamic, backend=backend, options=self.options
         )
         self.failure: str | None = None
+        self.batch_size = batch_size or 0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.compiled is not None:
+        samples = args[0].shape[0] if args and isinstance(args[0], torch.Tensor) else None
+        if samples is not None:
+            self.batch_size = max(self.batch_size, samples)
+        if self.compiled is not None and (samples is None or samples == self.batch_size):
             try:
                 return self.compiled(*args, **kwargs)
             except torch._dynamo.exc.TorchDynamoException as error:
