@@ -300,7 +300,7 @@ def reconstruct_volumes(
         net = inference_net(net, device)
         calls = inference_calls(len(batches), kspace_pixels(dataset))
         if resolve_compile(compile, device, calls, "inference"):
-            call = compiled_inference_net(net, device, max(map(len, batches)))
+            call = compiled_inference_net(net, device, max(map(len, batches), default=None))
     loader = DataLoader(
         _SlicesOrFailures(dataset),
         batch_sampler=batches,
