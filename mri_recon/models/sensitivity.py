@@ -32,8 +32,9 @@ def count_low_frequencies(mask: Tensor) -> Tensor:
     columns = mask[:, 0, 0, :, 0] != 0
     middle = columns.shape[1] // 2
     # argmin finds the first unsampled line (0 when the line next to the middle is unsampled).
-    left = torch.argmin(columns[:, :middle].flip(1).to(torch.int8), dim=1)
-    right = torch.argmin(columns[:, middle:].to(torch.int8), dim=1)
+    # In int32: fastMRI's int8 makes inductor's CPU argmin (torch 2.14) return 0 or garbage.
+    left = torch.argmin(columns[:, :middle].flip(1).to(torch.int32), dim=1)
+    right = torch.argmin(columns[:, middle:].to(torch.int32), dim=1)
     return torch.clamp(2 * torch.minimum(left, right), min=1)
 
 
