@@ -32,7 +32,8 @@ def count_low_frequencies(mask: Tensor) -> Tensor:
     columns = mask[:, 0, 0, :, 0] != 0
     middle = columns.shape[1] // 2
     # argmin finds the first unsampled line (0 when the line next to the middle is unsampled).
-    # In int32: fastMRI's int8 makes inductor's CPU argmin (torch 2.14) return 0 or garbage.
+    # In int32, not fastMRI's int8: inductor's CPU argmin over 16 or more int8 values returns
+    # 0 or garbage in torch 2.14 (pytorch/pytorch#191499).
     left = torch.argmin(columns[:, :middle].flip(1).to(torch.int32), dim=1)
     right = torch.argmin(columns[:, middle:].to(torch.int32), dim=1)
     return torch.clamp(2 * torch.minimum(left, right), min=1)
