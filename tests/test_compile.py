@@ -29,6 +29,9 @@ from mri_recon.precision import (
 from tests.helpers import fit_args, read_volume, run_cli, run_main
 
 NO_COMPILER = "/nonexistent/g++"
+# A one-cascade VarNet on torch's kernels, quick to compile.
+TINY_VARNET = dict(num_cascades=1, sens_chans=4, sens_pools=2, chans=4, pools=2, conv_impl="aten",
+                   norm_impl="aten")  # fmt: skip
 
 
 def test_auto_compiles_long_runs_where_a_compiler_is_found(monkeypatch: pytest.MonkeyPatch):
@@ -254,8 +257,7 @@ def test_a_varnet_compiled_by_inductor_equals_eager_on_masks_of_its_own() -> Non
     (with the int8 centre count they were 29% off)."""
     torch._dynamo.reset()
     torch.manual_seed(0)
-    net = VarNet(num_cascades=1, sens_chans=4, sens_pools=2, chans=4, pools=2, conv_impl="aten",
-                 norm_impl="aten").eval()  # fmt: skip
+    net = VarNet(**TINY_VARNET).eval()
     width = 48
     mask = torch.zeros(2, 1, 1, width, 1, dtype=torch.bool)
     mask[..., ::3, :] = True
@@ -276,8 +278,7 @@ def test_widths_that_vary_from_volume_to_volume_compile_three_times_at_most() ->
     need none. Later widths compile nothing more. Graphs are dynamo's (the eager backend: what
     inductor would generate code for, without the minutes it takes)."""
     torch._dynamo.reset()
-    net = VarNet(num_cascades=1, sens_chans=4, sens_pools=2, chans=4, pools=2, conv_impl="aten",
-                 norm_impl="aten").eval()  # fmt: skip
+    net = VarNet(**TINY_VARNET).eval()
     call = Compiled(net, backend="eager")
     graphs = []
     for width in (24, 28, 32, 36, 48):
