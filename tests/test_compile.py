@@ -278,11 +278,13 @@ def test_a_varnet_compiled_by_inductor_equals_eager_on_masks_of_its_own() -> Non
 
 
 @pytest.mark.slow
+@pytest.mark.precision
 def test_a_varnet_training_step_compiled_by_inductor_equals_eager(one_thread) -> None:
     """The compiled training path (forward and backward through inductor's kernels, with the
-    training options of this CPU) gives the eager network's output and weight gradients. On one
-    thread, with the NormUnet's standard deviation lowered to a Welford reduction, every
-    gradient was 1-7% off (``mri_recon.models.norm_unet.grouped_std``)."""
+    training options of this CPU: ``make test`` runs it again with those of the other precision
+    resolution) gives the eager network's output and weight gradients. On one thread, with the
+    NormUnet's standard deviation lowered to a Welford reduction and AVX2's contiguous layouts,
+    every gradient was 1-7% off (``mri_recon.models.norm_unet.grouped_std``)."""
     net, inputs = _tiny_varnet_batch()
     weights = torch.randn(2, 32, 48)  # a loss whose gradient reaches every weight
     call = Compiled(net, "train")
