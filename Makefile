@@ -23,7 +23,9 @@ demo: $(INSTALLED)
 # again with the other resolution (MRI_RECON_FAST_BF16, mri_recon/precision.py): CI on any CPU
 # covers both the bf16 and the float32 paths. Both run one pytest process per core
 # (pytest-xdist) with one torch thread each (more threads than cores spin against each other).
-PARALLEL := OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest -n auto
+# The slow tests come first (tests/conftest.py) and an idle process takes pending tests from a
+# busy one (worksteal): a long test no longer runs alone in the last minutes.
+PARALLEL := OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest -n auto --dist worksteal
 
 test: lint wheel-smoke dicom-tools browser
 	$(PARALLEL)

@@ -58,3 +58,10 @@ def inductor_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("inductor")
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder)
     return folder
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first, each group in its collected order. ``make test`` runs with
+    ``--dist worksteal``: a worker that runs out of tests takes pending ones from another, so
+    with the long tests started early no worker finishes one alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
