@@ -279,14 +279,19 @@ def test_a_varnet_compiled_by_inductor_equals_eager_on_masks_of_its_own() -> Non
 
 @pytest.mark.slow
 @pytest.mark.precision
-def test_a_varnet_training_step_compiled_by_inductor_equals_eager(one_thread) -> None:
+def test_a_varnet_training_step_compiled_by_inductor_equals_eager() -> None:
     """The compiled training path (forward and backward through inductor's kernels, with the
     training options of this CPU: ``make test`` runs it again with those of the other precision
-    resolution) gives the eager network's output and weight gradients. On one thread, with the
-    NormUnet's standard deviation lowered to a Welford reduction and AVX2's contiguous layouts,
-    every gradient was 1-7% off (``mri_recon.models.norm_unet.grouped_std``)."""
+    resolution) gives the eager network's output and weight gradients.
+
+    In float64. In float32 the two paths round differently (about 1e-6 here), and a
+    pre-activation that close to LeakyReLU's kink at 0 takes the other slope: on one thread one
+    pixel of this batch did (2.8e-6 eagerly), and weight gradients moved by up to 2% of their
+    largest value, with inductor's forward and backward kernels each equal to their graph."""
     net, inputs = _tiny_varnet_batch()
-    weights = torch.randn(2, 32, 48)  # a loss whose gradient reaches every weight
+    net.double()
+    inputs = (inputs[0].double(), *inputs[1:])
+    weights = torch.randn(2, 32, 48, dtype=torch.float64)  # a loss that reaches every weight
     call = Compiled(net, "train")
     results = []
     for run in (call, net):
@@ -296,9 +301,9 @@ def test_a_varnet_training_step_compiled_by_inductor_equals_eager(one_thread) ->
         results.append((output.detach(), [p.grad.clone() for p in net.parameters()]))
     assert call.failure is None
     (compiled, compiled_grads), (eager, eager_grads) = results
-    torch.testing.assert_close(compiled, eager, rtol=0, atol=1e-5 * eager.abs().max().item())
+    torch.testing.assert_close(compiled, eager, rtol=0, atol=1e-10 * eager.abs().max().item())
     for got, expected in zip(compiled_grads, eager_grads, strict=True):
-        torch.testing.assert_close(got, expected, rtol=0, atol=1e-4 * expected.abs().max().item())
+        torch.testing.assert_close(got, expected, rtol=0, atol=1e-10 * expected.abs().max().item())
 
 
 @pytest.mark.slow
