@@ -1,6 +1,7 @@
 """The fixtures every test folder shares: small simulated fastMRI datasets (built once per
 session), a tiny trained checkpoint, one torch thread for the tests that ask for it, and one
-inductor cache and mri-recon cache folder for the session (not the user's)."""
+inductor cache and mri-recon cache folder for the session (not the user's); and the order the
+tests run in (the slow ones first)."""
 
 import os
 from dataclasses import replace
