@@ -166,3 +166,26 @@ def assert_identical(got, expected, where: str = "") -> None:
         assert torch.equal(got, expected), where
     else:
         assert got == expected, where
+
+
+def assert_step_equals_eager(net: torch.nn.Module, inputs: tuple, compiled) -> None:
+    """One forward and backward step of ``compiled`` (``net`` through ``torch.compile`` or
+    ``Compiled``, called with ``inputs``) gives ``net``'s eager output and weight gradients, in
+    float64 (``net`` and the floating inputs are converted here). In float32 two paths round
+    differently (about 1e-6), enough to put a pre-activation on the other side of LeakyReLU's
+    kink on some CPU, which moves whole weight gradients by a few percent."""
+    net.double()
+    inputs = tuple(x.double() if x.is_floating_point() else x for x in inputs)
+    results = []
+    for run in (net, compiled):
+        net.zero_grad(set_to_none=True)
+        out = run(*inputs)
+        generator = torch.Generator().manual_seed(0)
+        weights = torch.randn(out.shape, generator=generator, dtype=out.dtype)
+        (out * weights).sum().backward()  # a loss whose gradient reaches every weight
+        results.append((out.detach(), {k: p.grad for k, p in net.named_parameters()}))
+    (eager, eager_grads), (out, grads) = results
+    torch.testing.assert_close(out, eager, rtol=0, atol=1e-10 * eager.abs().max().item())
+    for name, grad in eager_grads.items():
+        scale = grad.abs().max().item()
+        torch.testing.assert_close(grads[name], grad, rtol=0, atol=1e-10 * scale, msg=name)

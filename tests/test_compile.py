@@ -26,7 +26,7 @@ from mri_recon.precision import (
     inference_weights_format,
     resolve_compile,
 )
-from tests.helpers import fit_args, read_volume, run_cli, run_main
+from tests.helpers import assert_step_equals_eager, fit_args, read_volume, run_cli, run_main
 
 NO_COMPILER = "/nonexistent/g++"
 # A one-cascade VarNet on torch's kernels, quick to compile.
@@ -120,21 +120,10 @@ def test_a_scratch_block_compiled_by_inductor_equals_eager() -> None:
     LeakyReLU's kink."""
     torch.manual_seed(0)
     block = ConvBlock(2, 4, 0.0, norm="instance", num_groups=1, conv_impl="scratch",
-                      norm_impl="scratch").train().double()  # fmt: skip
+                      norm_impl="scratch").train()  # fmt: skip
     call = Compiled(block)
-    image = torch.randn(2, 2, 24, 16, dtype=torch.float64)
-    results = []
-    for run in (block, call):
-        block.zero_grad(set_to_none=True)
-        out = run(image)
-        loss_weights = torch.linspace(-1, 1, out.numel(), dtype=out.dtype).reshape(out.shape)
-        (out * loss_weights).sum().backward()
-        results.append((out.detach(), [p.grad for p in block.parameters()]))
+    assert_step_equals_eager(block, (torch.randn(2, 2, 24, 16),), call)
     assert call.failure is None
-    (eager, eager_grads), (compiled, grads) = results
-    torch.testing.assert_close(compiled, eager, rtol=0, atol=1e-10 * eager.abs().max().item())
-    for grad, eager_grad in zip(grads, eager_grads, strict=True):
-        torch.testing.assert_close(grad, eager_grad, rtol=0, atol=1e-10 * eager_grad.abs().max())
 
 
 @pytest.mark.slow
@@ -292,21 +281,9 @@ def test_a_varnet_training_step_compiled_by_inductor_equals_eager() -> None:
     pixel of this batch did (2.8e-6 eagerly), and weight gradients moved by up to 2% of their
     largest value, with inductor's forward and backward kernels each equal to their graph."""
     net, inputs = _tiny_varnet_batch()
-    net.double()
-    inputs = (inputs[0].double(), *inputs[1:])
-    weights = torch.randn(2, 32, 48, dtype=torch.float64)  # a loss that reaches every weight
     call = Compiled(net, "train")
-    results = []
-    for run in (call, net):
-        net.zero_grad()
-        output = run(*inputs)
-        (output * weights).sum().backward()
-        results.append((output.detach(), [p.grad.clone() for p in net.parameters()]))
+    assert_step_equals_eager(net, inputs, call)
     assert call.failure is None
-    (compiled, compiled_grads), (eager, eager_grads) = results
-    torch.testing.assert_close(compiled, eager, rtol=0, atol=1e-10 * eager.abs().max().item())
-    for got, expected in zip(compiled_grads, eager_grads, strict=True):
-        torch.testing.assert_close(got, expected, rtol=0, atol=1e-10 * expected.abs().max().item())
 
 
 @pytest.mark.slow

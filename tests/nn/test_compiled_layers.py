@@ -15,6 +15,7 @@ from mri_recon.models import Unet, VarNet
 from mri_recon.models.unet import ConvBlock, TransposeConvBlock
 from mri_recon.nn import Conv2d, ConvTranspose2d
 from mri_recon.nn.conv_shapes import ConvGeometry
+from tests.helpers import assert_step_equals_eager
 
 SCRATCH = {"conv_impl": "scratch", "norm_impl": "scratch"}
 
@@ -127,34 +128,16 @@ def test_a_traced_block_holds_each_convolution_product_as_one_operator() -> None
         assert not [c for c in calls if "mm" in c or "unfold" in c], calls
 
 
-def _compiled_equals_eager(net: nn.Module, inputs: tuple[torch.Tensor, ...], backend: str) -> None:
-    """Forward and backward of ``net`` compiled (no graph break allowed) against eager, in
-    float64: in float32 the traced graph rounds differently (about 1e-6), enough to put a
-    pre-activation on the other side of LeakyReLU's kink on some CPU, which moves whole weight
-    gradients."""
-    net.double()
-    inputs = tuple(x.double() if x.is_floating_point() else x for x in inputs)
-    compiled = torch.compile(net, backend=backend, fullgraph=True)
-    results = []
-    for run in (net, compiled):
-        net.zero_grad(set_to_none=True)
-        out = run(*inputs)
-        generator = torch.Generator().manual_seed(0)
-        weights = torch.randn(out.shape, generator=generator, dtype=out.dtype)
-        (out * weights).sum().backward()
-        results.append((out.detach(), {k: p.grad for k, p in net.named_parameters()}))
-    (eager, eager_grads), (out, grads) = results
-    torch.testing.assert_close(out, eager, rtol=0, atol=1e-10 * eager.abs().max().item())
-    for name, grad in eager_grads.items():
-        scale = grad.abs().max().item()
-        torch.testing.assert_close(grads[name], grad, rtol=0, atol=1e-10 * scale, msg=name)
+def _traced_equals_eager(net: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+    """Forward and backward of ``net`` traced by ``aot_eager`` (no graph break allowed)."""
+    assert_step_equals_eager(net, inputs, torch.compile(net, backend="aot_eager", fullgraph=True))
 
 
 @pytest.mark.slow
 def test_a_traced_scratch_unet_computes_the_eager_gradients() -> None:
     torch.manual_seed(0)
     net = Unet(1, 2, chans=4, num_pool_layers=2, norm="batch", **SCRATCH).train()
-    _compiled_equals_eager(net, (torch.randn(2, 1, 32, 24),), "aot_eager")
+    _traced_equals_eager(net, (torch.randn(2, 1, 32, 24),))
     torch.testing.assert_close(net.down_sample_layers[0].layers[1].num_batches_tracked,
                                torch.tensor(2))  # fmt: skip
 
@@ -162,4 +145,4 @@ def test_a_traced_scratch_unet_computes_the_eager_gradients() -> None:
 @pytest.mark.slow
 def test_a_traced_scratch_varnet_computes_the_eager_gradients() -> None:
     torch.manual_seed(0)
-    _compiled_equals_eager(_varnet().train(), _varnet_inputs(), "aot_eager")
+    _traced_equals_eager(_varnet().train(), _varnet_inputs())
