@@ -179,12 +179,22 @@ def resolve_compile(choice: str, device: torch.device | str, calls: int, purpose
 def use_compile_cache() -> None:
     """Keeps inductor's compiled kernels in mri-recon's cache folder (``~/.cache/mri-recon/
     inductor`` or as ``MRI_RECON_CACHE_DIR`` says), so that the next run of the same network
-    compiles in seconds; a ``TORCHINDUCTOR_CACHE_DIR`` already set is kept."""
+    compiles in seconds; a ``TORCHINDUCTOR_CACHE_DIR`` the user set is kept.
+
+    Importing ``torch._dynamo`` (Lightning does) sets ``TORCHINDUCTOR_CACHE_DIR`` to torch's
+    own default, ``/tmp/torchinductor_<user>``, which a reboot empties: that value counts as
+    unset. Inductor reads the variable whenever it opens its cache, so setting it here, before
+    the first compilation, is in time.
+    """
     import os
+
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir as torch_default
 
     from mri_recon.data.index_cache import default_cache_dir
 
-    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(default_cache_dir() / "inductor"))
+    chosen = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    if chosen is None or os.path.abspath(chosen) == os.path.abspath(torch_default()):
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(default_cache_dir() / "inductor")
 
 
 def inductor_options(device: torch.device | str, purpose: str) -> dict[str, bool] | None:

@@ -198,15 +198,33 @@ def test_compiled_training_keeps_the_eager_weights_names_and_resumes_exactly(
         assert torch.equal(states[0]["state_dict"][key], states[1]["state_dict"][key]), key
 
 
-def test_compiled_kernels_go_to_mri_recons_cache_folder(tmp_path: Path) -> None:
-    script = (
-        "import os; from mri_recon.precision import use_compile_cache; use_compile_cache(); "
-        "print(os.environ['TORCHINDUCTOR_CACHE_DIR'])"
-    )
+# A compiled call in a new process that imports torch._dynamo first, as Lightning does (which
+# sets TORCHINDUCTOR_CACHE_DIR to torch's /tmp default); prints where inductor's cache went.
+COMPILE_IN_NEW_PROCESS = """
+import os, torch._dynamo, torch
+from mri_recon.models.compiled import Compiled
+call = Compiled(torch.nn.Linear(3, 3))
+with torch.no_grad():
+    call(torch.ones(2, 3))
+assert call.failure is None, call.failure
+print(os.environ["TORCHINDUCTOR_CACHE_DIR"])
+"""
+
+
+@pytest.mark.slow
+def test_compiled_kernels_go_to_mri_recons_cache_folder_unless_the_user_chose_one(
+    tmp_path: Path,
+) -> None:
     env = {key: value for key, value in os.environ.items() if key != "TORCHINDUCTOR_CACHE_DIR"}
-    env["MRI_RECON_CACHE_DIR"] = str(tmp_path)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
-    assert result.stdout.strip() == str(tmp_path / "inductor")
+    env["MRI_RECON_CACHE_DIR"] = str(tmp_path / "ours")
+    for chosen, expected in ((None, tmp_path / "ours" / "inductor"), ("own", tmp_path / "own")):
+        if chosen:
+            env["TORCHINDUCTOR_CACHE_DIR"] = str(tmp_path / chosen)
+        result = subprocess.run([sys.executable, "-c", COMPILE_IN_NEW_PROCESS], env=env,
+                                capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.strip() == str(expected)
+        assert any(expected.rglob("*.py")), f"no compiled kernels in {expected}"
 
 
 def test_batches_smaller_than_the_batch_size_run_eagerly_without_another_graph() -> None:
