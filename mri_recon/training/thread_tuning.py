@@ -12,6 +12,13 @@ time it tries the neighbouring counts (half, double) for a few steps and keeps w
 faster, and at once when the step time jumps (fewer threads) or drops (more): the load changed. A
 probe that loses doubles the time until the next one, and one whose first step is far slower
 ends there, so on a steady machine probing costs next to nothing.
+
+Inductor's CPU kernels are built for the thread count they were compiled at, and dynamo compiles
+a network again for every count it meets: a cold compilation each (37-44 s for the demo U-Net's
+training step on 2 cores). So a tuner has inductor build kernels for any count
+(``cpp.dynamic_threads``): a count met again or for the first time then takes its compiled
+kernels from the cache (1.2-1.5 s), for at most about 2% of a step (docs/benchmarks.md,
+"Compiled").
 ``ThreadTuning`` runs it around Lightning's training steps on the CPU (``--thread_tuning.*``);
 ``tune_threads`` around the step function of a loop of one's own, in one line::
 
@@ -29,6 +36,7 @@ from typing import ParamSpec, TypeVar
 
 import pytorch_lightning as pl
 import torch
+import torch._inductor.config as inductor_config
 from pytorch_lightning.callbacks import Callback
 
 P = ParamSpec("P")
@@ -43,7 +51,8 @@ ABANDON = 2.0
 
 
 class ThreadTuner:
-    """Picks torch's intra-op thread count from measured step times.
+    """Picks torch's intra-op thread count from measured step times. Once one exists, inductor
+    compiles CPU kernels for any thread count (see the module's docstring).
 
     Args:
         max_threads: the most threads to use (default: torch's count when created).
@@ -70,6 +79,7 @@ class ThreadTuner:
         self.recent: dict[int, deque[float]] = {}
         self.threads = 0
         self._set(min(torch.get_num_threads(), self.max_threads))
+        inductor_config.cpp.dynamic_threads = True
 
     def _median(self, threads: int) -> float | None:
         times = self.recent[threads]
@@ -163,12 +173,13 @@ class ThreadTuning(Callback):
     def __init__(self, enabled: bool = True, max_threads: int | None = None) -> None:
         self.enabled, self.max_threads = enabled, max_threads
         self.tuner: ThreadTuner | None = None
-        self._start, self._threads_before = 0.0, 0
+        self._start, self._threads_before, self._dynamic_before = 0.0, 0, False
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         deterministic = torch.are_deterministic_algorithms_enabled()
         if self.enabled and pl_module.device.type == "cpu" and not deterministic:
             self._threads_before = torch.get_num_threads()
+            self._dynamic_before = inductor_config.cpp.dynamic_threads
             self.tuner = ThreadTuner(self.max_threads)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
@@ -181,4 +192,5 @@ class ThreadTuning(Callback):
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.tuner is not None:
             torch.set_num_threads(self._threads_before)
+            inductor_config.cpp.dynamic_threads = self._dynamic_before
             self.tuner = None

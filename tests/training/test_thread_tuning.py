@@ -4,15 +4,19 @@ import time
 
 import pytest
 import torch
+import torch._inductor.config as inductor_config
 
+from mri_recon.models.compiled import Compiled
 from mri_recon.training.thread_tuning import ThreadTuner, ThreadTuning, tune_threads
 
 
 @pytest.fixture(autouse=True)
 def keep_threads():
-    before = torch.get_num_threads()
+    """Each test's thread count and inductor's thread setting (a tuner changes both)."""
+    before, dynamic = torch.get_num_threads(), inductor_config.cpp.dynamic_threads
     yield
     torch.set_num_threads(before)
+    inductor_config.cpp.dynamic_threads = dynamic
 
 
 def run(tuner: ThreadTuner, step_time: dict[int, float], steps: int) -> list[int]:
@@ -107,3 +111,40 @@ def test_a_deterministic_run_keeps_the_thread_count() -> None:
             assert (callback.tuner is None) == deterministic
     finally:
         torch.use_deterministic_algorithms(before)
+
+
+def cache_counts() -> tuple[int, int]:
+    """Inductor's FX graph cache (hits, misses) in this process so far."""
+    inductor = torch._dynamo.utils.counters["inductor"]
+    return inductor["fxgraph_cache_hit"], inductor["fxgraph_cache_miss"]
+
+
+@pytest.mark.slow
+def test_a_compiled_network_meets_a_new_thread_count_in_inductors_cache(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dynamo compiles again for every thread count; with a tuner about, inductor's kernels
+    serve any count, so that compilation finds them in the cache instead of building new ones."""
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    torch._dynamo.reset()
+    ThreadTuner(max_threads=2)
+    call, images = Compiled(torch.nn.Linear(3, 3)), torch.ones(2, 3)
+    for threads in (2, 1):
+        torch.set_num_threads(threads)
+        before = cache_counts()
+        with torch.no_grad():
+            call(images)
+        assert call.failure is None
+    assert cache_counts() == (before[0] + 1, before[1])  # one hit, no miss
+    torch._dynamo.reset()
+
+
+def test_the_callback_gives_inductor_its_thread_setting_back() -> None:
+    from mri_recon.training.module import ReconModule
+
+    inductor_config.cpp.dynamic_threads = False
+    callback = ThreadTuning()
+    callback.on_train_start(None, ReconModule())
+    assert callback.tuner is not None and inductor_config.cpp.dynamic_threads
+    callback.on_train_end(None, None)
+    assert not inductor_config.cpp.dynamic_threads
