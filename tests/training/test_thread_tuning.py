@@ -143,8 +143,13 @@ def test_the_callback_gives_inductor_its_thread_setting_back() -> None:
     from mri_recon.training.module import ReconModule
 
     inductor_config.cpp.dynamic_threads = False
-    callback = ThreadTuning()
-    callback.on_train_start(None, ReconModule())
-    assert callback.tuner is not None and inductor_config.cpp.dynamic_threads
-    callback.on_train_end(None, None)
-    assert not inductor_config.cpp.dynamic_threads
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(False)  # a deterministic run is not tuned
+    try:
+        callback = ThreadTuning()
+        callback.on_train_start(None, ReconModule())
+        assert callback.tuner is not None and inductor_config.cpp.dynamic_threads
+        callback.on_train_end(None, None)
+        assert not inductor_config.cpp.dynamic_threads
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
