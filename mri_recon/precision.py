@@ -112,13 +112,15 @@ def training_precision(accelerator: str | None) -> str:
 
 COMPILE_CHOICES = ("auto", "on", "off")
 # ``auto`` compiles when a run makes enough calls to win back a first (cold) compilation. Measured
-# on the 2-core AVX2 VM, torch 2.14.1 (docs/benchmarks.md): the demo U-Net's training step
-# (batch 8 of 128 x 128) compiled in 60-135 s cold and 12 s from inductor's on-disk cache, then
-# ran 1.2-1.4x faster (about 0.2 s saved a step): 300 steps pay for a cold compilation. Its
-# inference at batch 8 compiled in 50 s cold, 2.4 s cached, for 1.4x (0.05 s a batch): 1,000.
-# Larger images save more a batch (the fastMRI recipes' U-Net, batch 8 of 320 x 320: 1.1 s, for
-# 19-30 s of cold compilation), so an inference run counts in the demo's batches
-# (``inference_calls``).
+# on the 2-core AVX2 VM, torch 2.14.1 (docs/benchmarks.md, "Compiled"): the demo U-Net's training
+# step at batch 8 of 128 x 128 (the demo's batch then) compiled in 60-135 s cold and 12 s from
+# inductor's on-disk cache, then ran 1.2-1.4x faster (about 0.2 s saved a step): 300 steps. At
+# batch 2 (the demo now) an epoch runs only about 11% faster compiled (0.02 s a step), so a cold
+# compilation pays back after thousands of steps there, while the VarNet demo's step saves 0.09 s
+# (1.38x): the rule counts calls, not the time they save. Inference at batch 8 compiled in 50 s
+# cold, 2.4 s cached, for 1.4x (0.05 s a batch): 1,000. Larger images save more a batch (the
+# fastMRI recipes' U-Net, batch 8 of 320 x 320: 1.1 s, for 19-30 s of cold compilation), so an
+# inference run counts in the demo's batches (``inference_calls``).
 MIN_CALLS_TO_COMPILE = {"train": 300, "inference": 1000}
 DEMO_BATCH_PIXELS = 8 * 256 * 128  # the demo's inference batch: 8 slices of 256 x 128 k-space
 
