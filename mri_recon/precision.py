@@ -111,26 +111,47 @@ def training_precision(accelerator: str | None) -> str:
 
 
 COMPILE_CHOICES = ("auto", "on", "off")
-# ``auto`` compiles when a run makes enough calls to win back a first (cold) compilation. Measured
-# on the 2-core AVX2 VM, torch 2.14.1 (docs/benchmarks.md, "Compiled"): the demo U-Net's training
-# step at batch 8 of 128 x 128 (the demo's batch then) compiled in 60-135 s cold and 12 s from
-# inductor's on-disk cache, then ran 1.2-1.4x faster (about 0.2 s saved a step): 300 steps. At
-# batch 2 (the demo now) an epoch runs only about 11% faster compiled (0.02 s a step), so a cold
-# compilation pays back after thousands of steps there, while the VarNet demo's step saves 0.09 s
-# (1.38x): the rule counts calls, not the time they save. Inference at batch 8 compiled in 50 s
-# cold, 2.4 s cached, for 1.4x (0.05 s a batch): 1,000. Larger images save more a batch (the
-# fastMRI recipes' U-Net, batch 8 of 320 x 320: 1.1 s, for 19-30 s of cold compilation), so an
-# inference run counts in the demo's batches (``inference_calls``).
-MIN_CALLS_TO_COMPILE = {"train": 300, "inference": 1000}
+# ``auto`` compiles where a run is long enough to win back a first (cold) compilation.
+#
+# Training: when the steps left would take at least ``MIN_TRAINING_SECONDS_TO_COMPILE`` eagerly,
+# timed on the run's first steps (``TIMED_STEPS``). A step count alone cannot tell: what a
+# compiled step saves differs from network to network and CPU to CPU. Measured on 2-core CPUs,
+# torch 2.14.1 (docs/benchmarks.md, "Compiled"): a cold compilation of a U-Net's training step
+# took 38-60 s; compiled steps saved 3% (the demo U-Net in bf16, AVX-512 BF16 CPU), 5-10% (the
+# fastMRI recipes' U-Net, AVX2 float32 and AVX-512 BF16 bf16), 10% (the demo U-Net, AVX2) and 27%
+# (the VarNet demo, AVX2). Ten minutes of steps win a cold compilation back at about 10% saved.
+# The demo U-Net's 2,160 steps (about 3 minutes in bf16 on the AVX-512 BF16 CPU, 5 in float32
+# on the AVX2 one) train eagerly: compiled from an empty cache, its fit took 248 s against 195 s
+# eagerly on the first, 477-490 s against 406 s on the second.
+#
+# Inference: at least ``MIN_INFERENCE_CALLS_TO_COMPILE`` batches of the demo's size. At batch 8
+# the demo U-Net compiled in 50 s cold, 2.4 s cached, for 1.4x (0.05 s a batch; AVX2). Larger
+# images save more a batch (the fastMRI recipes' U-Net, batch 8 of 320 x 320: 1.1 s, for 19-30 s
+# of cold compilation), so an inference run counts in the demo's batches (``inference_calls``).
+MIN_TRAINING_SECONDS_TO_COMPILE = 600.0
+TIMED_STEPS = 4  # steps timed before training's ``auto`` decides, after one untimed warm-up step
+MIN_INFERENCE_CALLS_TO_COMPILE = 1000
 DEMO_BATCH_PIXELS = 8 * 256 * 128  # the demo's inference batch: 8 slices of 256 x 128 k-space
 
 
+def training_pays(step_seconds: float, steps: float) -> bool:
+    """Whether a training run whose eager step takes ``step_seconds`` wins a compilation back
+    over its ``steps`` steps left (``MIN_TRAINING_SECONDS_TO_COMPILE``)."""
+    return step_seconds * steps >= MIN_TRAINING_SECONDS_TO_COMPILE
+
+
 def inference_calls(batches: int, kspace_pixels: int) -> int:
-    """An inference run's size for ``resolve_compile``: its batches or, where more, its slices'
+    """An inference run's size for ``inference_pays``: its batches or, where more, its slices'
     k-space pixels (``kspace_pixels``, summed over slices) in batches of the demo's, on which
-    ``MIN_CALLS_TO_COMPILE`` was measured. fastMRI's knee validation set (7,135 slices of
-    640 x 368) is 892 batches of 8 but 6,410 of the demo's."""
+    ``MIN_INFERENCE_CALLS_TO_COMPILE`` was measured. fastMRI's knee validation set (7,135
+    slices of 640 x 368) is 892 batches of 8 but 6,410 of the demo's."""
     return max(batches, kspace_pixels // DEMO_BATCH_PIXELS)
+
+
+def inference_pays(calls: int) -> bool:
+    """Whether an inference run of ``calls`` batches (``inference_calls``) wins a compilation
+    back (``MIN_INFERENCE_CALLS_TO_COMPILE``)."""
+    return calls >= MIN_INFERENCE_CALLS_TO_COMPILE
 
 
 def compiler_problem(device: torch.device | str) -> str | None:
@@ -160,22 +181,21 @@ def compiler_problem(device: torch.device | str) -> str | None:
     return f"no working C++ compiler ({compiler}) for torch.compile's CPU kernels"
 
 
-def resolve_compile(choice: str, device: torch.device | str, calls: int, purpose: str) -> bool:
-    """Whether a network runs compiled: ``on``, ``off``, or for ``auto`` when a compiler is
-    there (``compiler_problem``) and the run makes at least ``MIN_CALLS_TO_COMPILE[purpose]``
-    calls.
+def resolve_compile(choice: str, device: torch.device | str, pays: bool) -> bool:
+    """Whether a network runs compiled: ``on``, ``off``, or for ``auto`` when the run is long
+    enough (``pays``: ``training_pays`` or ``inference_pays``) and a compiler is there
+    (``compiler_problem``).
 
     Args:
         choice: ``auto``, ``on`` or ``off`` (``--compile``, ``--model.compile``).
         device: where the network runs.
-        calls: the run's network calls (training steps, or inference batches).
-        purpose: ``train`` or ``inference``.
+        pays: whether the run wins a compilation back.
     """
     if choice not in COMPILE_CHOICES:
         raise ValueError(f"compile must be one of {COMPILE_CHOICES}, got {choice!r}")
     if choice != "auto":
         return choice == "on"
-    return calls >= MIN_CALLS_TO_COMPILE[purpose] and compiler_problem(device) is None
+    return pays and compiler_problem(device) is None
 
 
 def use_compile_cache() -> None:

@@ -10,8 +10,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import Callback
 
+from mri_recon.data.datamodule import FastMriDataModule
 from mri_recon.data.slice_dataset import SliceDataset
 from mri_recon.inference.volumes import kspace_pixels
 from mri_recon.models import Unet, VarNet
@@ -20,12 +23,17 @@ from mri_recon.models.sensitivity import count_low_frequencies
 from mri_recon.models.unet import ConvBlock
 from mri_recon.precision import (
     DEMO_BATCH_PIXELS,
-    MIN_CALLS_TO_COMPILE,
+    MIN_INFERENCE_CALLS_TO_COMPILE,
+    MIN_TRAINING_SECONDS_TO_COMPILE,
+    TIMED_STEPS,
     compiler_problem,
     inference_calls,
+    inference_pays,
     inference_weights_format,
     resolve_compile,
+    training_pays,
 )
+from mri_recon.training.module import ReconModule
 from tests.helpers import assert_step_equals_eager, fit_args, read_volume, run_cli, run_main
 
 NO_COMPILER = "/nonexistent/g++"
@@ -36,20 +44,69 @@ TINY_VARNET = dict(num_cascades=1, sens_chans=4, sens_pools=2, chans=4, pools=2,
 
 def test_auto_compiles_long_runs_where_a_compiler_is_found(monkeypatch: pytest.MonkeyPatch):
     assert compiler_problem("cpu") is None  # gcc is here (make test's machines have it)
-    for purpose, least in MIN_CALLS_TO_COMPILE.items():
-        assert resolve_compile("auto", "cpu", least, purpose)
-        assert not resolve_compile("auto", "cpu", least - 1, purpose)
-        assert resolve_compile("on", "cpu", 1, purpose) and not resolve_compile(
-            "off", "cpu", 10**6, purpose
-        )
+    assert resolve_compile("auto", "cpu", pays=True)
+    assert not resolve_compile("auto", "cpu", pays=False)
+    assert resolve_compile("on", "cpu", pays=False) and not resolve_compile("off", "cpu", True)
+    least = MIN_INFERENCE_CALLS_TO_COMPILE
+    assert inference_pays(least) and not inference_pays(least - 1)
+    # Training: the eager time of the steps left, whatever the number of steps.
+    assert training_pays(0.5, MIN_TRAINING_SECONDS_TO_COMPILE / 0.5)
+    assert not training_pays(0.5, MIN_TRAINING_SECONDS_TO_COMPILE / 0.5 - 1)
+    assert training_pays(60.0, MIN_TRAINING_SECONDS_TO_COMPILE / 60) and not training_pays(
+        0.01, 10**4
+    )
     monkeypatch.setenv("CXX", NO_COMPILER)
     assert (
         compiler_problem("cpu")
         == f"no working C++ compiler ({NO_COMPILER}) for torch.compile's CPU kernels"
     )
-    assert not resolve_compile("auto", "cpu", 10**6, "train")
+    assert not resolve_compile("auto", "cpu", pays=True)
     with pytest.raises(ValueError, match="compile must be one of"):
-        resolve_compile("yes", "cpu", 1, "train")
+        resolve_compile("yes", "cpu", True)
+
+
+class StopAfter(Callback):
+    """Ends a fit after ``steps`` training steps (Lightning's own ``should_stop``)."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *_: object) -> None:
+        trainer.should_stop = trainer.global_step >= self.steps
+
+
+@pytest.mark.slow
+def test_auto_times_the_first_training_steps_and_compiles_a_long_run_only(
+    small_multicoil: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Training's ``auto`` times the first steps and compiles when the steps left would take
+    10 minutes or more eagerly: 3 epochs of the small data train eagerly; 10 million epochs
+    (ended after two compiled steps) compile, and say so."""
+
+    def fit(epochs: int) -> tuple[ReconModule, str]:
+        torch.manual_seed(0)
+        net = Unet(1, 1, chans=4, num_pool_layers=2, conv_impl="aten", norm_impl="aten")
+        module = ReconModule(net, compile="auto")
+        data = FastMriDataModule(small_multicoil, "multicoil", batch_size=1, num_workers=0,
+                                 use_dataset_cache=False)  # fmt: skip
+        trainer = pl.Trainer(
+            default_root_dir=tmp_path, max_epochs=epochs, limit_val_batches=0, logger=False,
+            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+            accelerator="cpu", precision="32-true", callbacks=[StopAfter(TIMED_STEPS + 3)],
+        )  # fmt: skip
+        caplog.clear()
+        trainer.fit(module, datamodule=data)
+        return module, caplog.text
+
+    short, err = fit(3)
+    assert short.calls[True] is None and len(short.step_seconds) == TIMED_STEPS + 1
+    assert "compile auto: training runs eagerly (its " in err and "min eagerly, under 10)" in err
+    torch._dynamo.reset()
+    long, err = fit(10**7)
+    call = long.calls[True]
+    assert call is not None and call.failure is None
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 1
+    assert "compile auto: training runs compiled (its " in err and "min eagerly)" in err
 
 
 def test_auto_counts_an_inference_run_in_the_demos_batches_of_k_space(
@@ -58,9 +115,9 @@ def test_auto_counts_an_inference_run_in_the_demos_batches_of_k_space(
     """Where a batch saves more (larger images), fewer batches win the compilation back:
     fastMRI's knee validation set (7,135 slices of 640 x 368 k-space, 892 batches of 8)
     compiles; a run of small images counts its batches, as before."""
-    least = MIN_CALLS_TO_COMPILE["inference"]
+    least = MIN_INFERENCE_CALLS_TO_COMPILE
     knee_val = inference_calls(892, 7135 * 640 * 368)
-    assert knee_val == 6410 and resolve_compile("auto", "cpu", knee_val, "inference")
+    assert knee_val == 6410 and inference_pays(knee_val)
     assert inference_calls(least, 10) == least
     assert inference_calls(1, least * DEMO_BATCH_PIXELS) == least
     dataset = SliceDataset(small_multicoil / "multicoil_val", "multicoil", use_dataset_cache=False)

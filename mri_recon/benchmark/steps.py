@@ -154,7 +154,7 @@ def train_step(case: TrainCase, compile: bool = False, **net_overrides: Any) -> 
         optimizer=partial(_load(optimizer_cls), **optimizer_args),
         compile="on" if compile else "off",
     )
-    module.compile_for(training=True, calls=1)
+    module.compile_for(training=True, pays=False)
     configured = module.configure_optimizers()
     optimizer = configured["optimizer"] if isinstance(configured, dict) else configured
     plugin = _precision_plugin(case.precision)

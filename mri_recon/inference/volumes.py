@@ -43,6 +43,7 @@ from mri_recon.options import MaskSettings
 from mri_recon.precision import (
     inference_autocast,
     inference_calls,
+    inference_pays,
     inference_weights_format,
     resolve_compile,
 )
@@ -286,9 +287,10 @@ def reconstruct_volumes(
         progress: show a progress bar over slices.
         precision: the network's precision, ``bf16`` or ``32`` (resolved, see
             ``mri_recon.precision``).
-        compile: ``on``, ``off`` or ``auto`` (``mri_recon.precision.resolve_compile`` with the
-            run's size, ``inference_calls``). Batches smaller than the run's largest (the last
-            of a shape group, or one that lost unreadable slices) run eagerly (``Compiled``).
+        compile: ``on``, ``off`` or ``auto`` (``mri_recon.precision.resolve_compile``:
+            ``inference_pays`` for the run's size, ``inference_calls``). Batches smaller than
+            the run's largest (the last of a shape group, or one that lost unreadable slices)
+            run eagerly (``Compiled``).
 
     Yields:
         A ``VolumeResult`` per volume, or a ``VolumeFailure`` for a volume with a bad slice
@@ -299,7 +301,7 @@ def reconstruct_volumes(
     if isinstance(net, nn.Module):
         net = inference_net(net, device)
         calls = inference_calls(len(batches), kspace_pixels(dataset))
-        if resolve_compile(compile, device, calls, "inference"):
+        if resolve_compile(compile, device, inference_pays(calls)):
             call = compiled_inference_net(net, device, max(map(len, batches), default=None))
     loader = DataLoader(
         _SlicesOrFailures(dataset),

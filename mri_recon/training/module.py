@@ -9,6 +9,7 @@ Epoch losses are means over every slice of every process (``LossMean``). Checkpo
 reconstruct, and are never written with non-finite weights.
 """
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 from fastmri.data.subsample import MaskFunc
 from fastmri.losses import SSIMLoss
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
-from pytorch_lightning.utilities import rank_zero_warn
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 
 from mri_recon.data.slice_dataset import SliceDataset
@@ -41,7 +42,15 @@ from mri_recon.models.registry import (
     unusable_files,
 )
 from mri_recon.optim import Adam
-from mri_recon.precision import COMPILE_CHOICES, resolve_compile
+from mri_recon.precision import (
+    COMPILE_CHOICES,
+    MIN_TRAINING_SECONDS_TO_COMPILE,
+    TIMED_STEPS,
+    compiler_problem,
+    inference_pays,
+    resolve_compile,
+    training_pays,
+)
 from mri_recon.training.loss_mean import LossMean
 from mri_recon.training.volume_metrics import VolumeMetrics
 
@@ -70,9 +79,10 @@ class ReconModule(pl.LightningModule):
             of this project with the same network. Loaded with ``weights_only=True``.
         compile: run the network through ``torch.compile``: ``on``, ``off``, or ``auto`` (where
             a C++ compiler (or, on a GPU, triton) is found and the run is long enough to win the
-            compilation back: at least 300 training steps; validation at least 1,000 batches
-            over the run; see ``mri_recon.precision``). A failed compilation warns once and
-            runs eagerly; checkpoints hold the eager network's weights either way.
+            compilation back: training compiles after its first steps when, timed, the steps
+            left would take at least 10 minutes eagerly; validation at least 1,000 batches over
+            the run; see ``mri_recon.precision``). A failed compilation warns once and runs
+            eagerly; checkpoints hold the eager network's weights either way.
     """
 
     def __init__(
@@ -108,6 +118,9 @@ class ReconModule(pl.LightningModule):
         self.compile_choice = compile
         self.calls: dict[bool, Compiled | None] = {True: None, False: None}  # by self.training
         self.decided: set[bool] = set()
+        self.step_seconds: list[float] = []  # training's first steps, timed for ``auto``
+        self.batches_left = 0.0  # training batches left when ``auto`` started timing them
+        self._step_start = 0.0
 
     def _load_pretrained(self, path: str) -> None:
         """Loads fastMRI U-Net or VarNet weights, or the network of one of this project's
@@ -142,21 +155,52 @@ class ReconModule(pl.LightningModule):
         images for the U-Net, the data's scale for the VarNet (compiled where decided)."""
         return network_output(self.net, batch, self.calls[self.training])
 
-    def compile_for(self, training: bool, calls: int) -> None:
+    def compile_for(self, training: bool, pays: bool) -> None:
         """Decides, once per run, whether the network runs compiled in training (or evaluation)
-        for the ``calls`` calls left in the run (``mri_recon.precision.resolve_compile``)."""
+        (``mri_recon.precision.resolve_compile``; ``pays``: the run is long enough for
+        ``auto``)."""
         if training in self.decided:
             return
         self.decided.add(training)
         purpose = "train" if training else "inference"
-        if resolve_compile(self.compile_choice, self.device, calls, purpose):
+        if resolve_compile(self.compile_choice, self.device, pays):
             self.calls[training] = Compiled(self.net, purpose)
 
     def on_train_start(self) -> None:
-        """Compiles for the training steps left (decided here, after a resumed run's state is
-        restored: asking for the step count earlier loads the data before the restore)."""
-        left = self.trainer.estimated_stepping_batches - self.trainer.global_step
-        self.compile_for(True, int(left))
+        """Decides whether training runs compiled: ``on`` and ``off`` here; ``auto`` after the
+        first steps, timed (``on_train_batch_end``). Here, after a resumed run's state is
+        restored: asking for the step count earlier loads the data before the restore."""
+        if self.compile_choice != "auto":
+            self.compile_for(True, pays=False)
+            return
+        steps_left = self.trainer.estimated_stepping_batches - self.trainer.global_step
+        self.batches_left = float(steps_left) * self.trainer.accumulate_grad_batches
+        self.step_seconds = []
+
+    def on_train_batch_start(self, batch: Sample, batch_idx: int) -> None:
+        self._step_start = time.perf_counter()
+
+    def on_train_batch_end(self, outputs: Any, batch: Sample, batch_idx: int) -> None:
+        """Times training's first steps for ``auto``, then decides: compiled when the steps
+        left, at the fastest of the timed steps (the first, a warm-up, not counted), would take
+        ``MIN_TRAINING_SECONDS_TO_COMPILE`` eagerly or more."""
+        if True in self.decided:
+            return
+        self.step_seconds.append(time.perf_counter() - self._step_start)
+        if len(self.step_seconds) <= TIMED_STEPS:
+            return
+        step = min(self.step_seconds[1:])
+        left = self.batches_left - len(self.step_seconds)
+        # One decision for every process (each timed its own steps).
+        pays = self.trainer.strategy.broadcast(training_pays(step, left))
+        self.compile_for(True, pays)
+        why = f"its {left:.0f} steps left would take about {step * left / 60:.1f} min eagerly"
+        if not pays:
+            why += f", under {MIN_TRAINING_SECONDS_TO_COMPILE / 60:.0f}"
+        elif self.calls[True] is None:
+            why = compiler_problem(self.device) or why
+        compiled = "compiled" if self.calls[True] is not None else "eagerly"
+        rank_zero_info(f"compile auto: training runs {compiled} ({why})")
 
     def on_validation_start(self) -> None:
         """Compiles for the validations left in the run (or this validate run's batches)."""
@@ -165,10 +209,11 @@ class ReconModule(pl.LightningModule):
         validations = 1
         if self.trainer.state.fn == "fit":
             validations = max((self.trainer.max_epochs or 1) - self.trainer.current_epoch, 1)
-        self.compile_for(False, int(sum(self.trainer.num_val_batches)) * validations)
+        calls = int(sum(self.trainer.num_val_batches)) * validations
+        self.compile_for(False, inference_pays(calls))
 
     def on_test_start(self) -> None:
-        self.compile_for(False, int(sum(self.trainer.num_test_batches)))
+        self.compile_for(False, inference_pays(int(sum(self.trainer.num_test_batches))))
 
     def _loss(self, output: Tensor, batch: Sample) -> Tensor:
         if self.ssim_loss is None:
