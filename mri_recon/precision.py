@@ -113,31 +113,35 @@ def training_precision(accelerator: str | None) -> str:
 COMPILE_CHOICES = ("auto", "on", "off")
 # ``auto`` compiles where a run is long enough to win back a first (cold) compilation.
 #
-# Training: when the steps left would take at least ``MIN_TRAINING_SECONDS_TO_COMPILE`` eagerly,
-# timed on the run's first steps (``TIMED_STEPS``). A step count alone cannot tell: what a
-# compiled step saves differs from network to network and CPU to CPU. Measured on 2-core CPUs,
-# torch 2.14.1 (docs/benchmarks.md, "Compiled"): a cold compilation of a U-Net's training step
-# took 38-60 s; compiled steps saved 3% (the demo U-Net in bf16, AVX-512 BF16 CPU), 5-10% (the
-# fastMRI recipes' U-Net, AVX2 float32 and AVX-512 BF16 bf16), 10% (the demo U-Net, AVX2) and 27%
-# (the VarNet demo, AVX2). Ten minutes of steps win a cold compilation back at about 10% saved.
-# The demo U-Net's 2,160 steps (about 3 minutes in bf16 on the AVX-512 BF16 CPU, 5 in float32
-# on the AVX2 one) train eagerly: compiled from an empty cache, its fit took 248 s against 195 s
-# eagerly on the first, 477-490 s against 406 s on the second.
+# Training: when the steps left would take, eagerly, at least the network's
+# ``MIN_TRAINING_SECONDS_TO_COMPILE``, timed on the run's first steps (``TIMED_STEPS``): about a
+# cold compilation's time over the share of a step that compiling saves. A step count cannot
+# tell: the VarNet demo makes fewer steps than the U-Net demo and saves far more a step.
+# Measured on 2-core CPUs, torch 2.14.1 (docs/benchmarks.md, "Compiled"):
+# - U-Net: a cold compilation of the training step took 38-60 s; compiled steps saved 3% (the demo
+#   in bf16, AVX-512 BF16 CPU), 5-10% (the fastMRI recipes, AVX2 float32 and AVX-512 BF16 bf16)
+#   and about 10% (the demo, AVX2): 10 minutes. The demo's 2,160 steps (about 3.6 minutes in bf16
+#   on the AVX-512 BF16 CPU) train eagerly: compiled from an empty cache its fit took 248 s
+#   against 195 s eagerly there, and 477-490 s against 406 s on the AVX2 CPU.
+# - VarNet: compiled steps saved 27% (the VarNet demo, AVX2 float32) and its epochs 43% (AVX-512
+#   BF16 CPU, float32; a cold compilation about 2 minutes): 5 minutes. The VarNet demo (1,152
+#   steps, 6 minutes eagerly there) compiles: 469 s against 560 s eagerly.
 #
 # Inference: at least ``MIN_INFERENCE_CALLS_TO_COMPILE`` batches of the demo's size. At batch 8
 # the demo U-Net compiled in 50 s cold, 2.4 s cached, for 1.4x (0.05 s a batch; AVX2). Larger
 # images save more a batch (the fastMRI recipes' U-Net, batch 8 of 320 x 320: 1.1 s, for 19-30 s
 # of cold compilation), so an inference run counts in the demo's batches (``inference_calls``).
-MIN_TRAINING_SECONDS_TO_COMPILE = 600.0
+MIN_TRAINING_SECONDS_TO_COMPILE = {"Unet": 600.0, "VarNet": 300.0}  # by network class name
 TIMED_STEPS = 4  # steps timed before training's ``auto`` decides, after one untimed warm-up step
 MIN_INFERENCE_CALLS_TO_COMPILE = 1000
 DEMO_BATCH_PIXELS = 8 * 256 * 128  # the demo's inference batch: 8 slices of 256 x 128 k-space
 
 
-def training_pays(step_seconds: float, steps: float) -> bool:
-    """Whether a training run whose eager step takes ``step_seconds`` wins a compilation back
-    over its ``steps`` steps left (``MIN_TRAINING_SECONDS_TO_COMPILE``)."""
-    return step_seconds * steps >= MIN_TRAINING_SECONDS_TO_COMPILE
+def training_pays(network: str, step_seconds: float, steps: float) -> bool:
+    """Whether a training run of ``network`` (``Unet`` or ``VarNet``) whose eager step takes
+    ``step_seconds`` wins a compilation back over its ``steps`` steps left
+    (``MIN_TRAINING_SECONDS_TO_COMPILE``)."""
+    return step_seconds * steps >= MIN_TRAINING_SECONDS_TO_COMPILE[network]
 
 
 def inference_calls(batches: int, kspace_pixels: int) -> int:

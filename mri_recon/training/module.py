@@ -80,9 +80,10 @@ class ReconModule(pl.LightningModule):
         compile: run the network through ``torch.compile``: ``on``, ``off``, or ``auto`` (where
             a C++ compiler (or, on a GPU, triton) is found and the run is long enough to win the
             compilation back: training compiles after its first steps when, timed, the steps
-            left would take at least 10 minutes eagerly; validation at least 1,000 batches over
-            the run; see ``mri_recon.precision``). A failed compilation warns once and runs
-            eagerly; checkpoints hold the eager network's weights either way.
+            left would take at least 10 minutes eagerly for a U-Net, 5 for a VarNet; validation
+            at least 1,000 batches over the run; see ``mri_recon.precision``). A failed
+            compilation warns once and runs eagerly; checkpoints hold the eager network's
+            weights either way.
     """
 
     def __init__(
@@ -183,7 +184,7 @@ class ReconModule(pl.LightningModule):
     def on_train_batch_end(self, outputs: Any, batch: Sample, batch_idx: int) -> None:
         """Times training's first steps for ``auto``, then decides: compiled when the steps
         left, at the fastest of the timed steps (the first, a warm-up, not counted), would take
-        ``MIN_TRAINING_SECONDS_TO_COMPILE`` eagerly or more."""
+        the network's ``MIN_TRAINING_SECONDS_TO_COMPILE`` eagerly or more."""
         if True in self.decided:
             return
         self.step_seconds.append(time.perf_counter() - self._step_start)
@@ -191,12 +192,13 @@ class ReconModule(pl.LightningModule):
             return
         step = min(self.step_seconds[1:])
         left = self.batches_left - len(self.step_seconds)
+        network = network_class(self.net)
         # One decision for every process (each timed its own steps).
-        pays = self.trainer.strategy.broadcast(training_pays(step, left))
+        pays = self.trainer.strategy.broadcast(training_pays(network, step, left))
         self.compile_for(True, pays)
         why = f"its {left:.0f} steps left would take about {step * left / 60:.1f} min eagerly"
         if not pays:
-            why += f", under {MIN_TRAINING_SECONDS_TO_COMPILE / 60:.0f}"
+            why += f", under {MIN_TRAINING_SECONDS_TO_COMPILE[network] / 60:g} for a {network}"
         elif self.calls[True] is None:
             why = compiler_problem(self.device) or why
         compiled = "compiled" if self.calls[True] is not None else "eagerly"
