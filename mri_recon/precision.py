@@ -123,9 +123,10 @@ COMPILE_CHOICES = ("auto", "on", "off")
 #   and about 10% (the demo, AVX2): 10 minutes. The demo's 2,160 steps (about 3.6 minutes in bf16
 #   on the AVX-512 BF16 CPU) train eagerly: compiled from an empty cache its fit took 248 s
 #   against 195 s eagerly there, and 477-490 s against 406 s on the AVX2 CPU.
-# - VarNet: compiled steps saved 27% (the VarNet demo, AVX2 float32) and its epochs 43% (AVX-512
-#   BF16 CPU, float32; a cold compilation about 2 minutes): 5 minutes. The VarNet demo (1,152
-#   steps, 6 minutes eagerly there) compiles: 469 s against 560 s eagerly.
+# - VarNet: compiled steps saved 27% (the VarNet demo, AVX2 float32); on the AVX-512 BF16 CPU
+#   (float32) the VarNet demo's 1,152 steps take about 6 minutes eagerly, and its fit took 488 s
+#   compiled from an empty cache (the first epoch, compilation included, 169 s; then 45 s an
+#   epoch) against 560 s eagerly (69 s an epoch): 5 minutes.
 #
 # Inference: at least ``MIN_INFERENCE_CALLS_TO_COMPILE`` batches of the demo's size. At batch 8
 # the demo U-Net compiled in 50 s cold, 2.4 s cached, for 1.4x (0.05 s a batch; AVX2). Larger
