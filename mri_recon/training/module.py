@@ -120,7 +120,6 @@ class ReconModule(pl.LightningModule):
         self.calls: dict[bool, Compiled | None] = {True: None, False: None}  # by self.training
         self.decided: set[bool] = set()
         self.step_seconds: list[float] = []  # training's first steps, timed for ``auto``
-        self.batches_left = 0.0  # training batches left when ``auto`` started timing them
         self._step_start = 0.0
 
     def _load_pretrained(self, path: str) -> None:
@@ -169,13 +168,11 @@ class ReconModule(pl.LightningModule):
 
     def on_train_start(self) -> None:
         """Decides whether training runs compiled: ``on`` and ``off`` here; ``auto`` after the
-        first steps, timed (``on_train_batch_end``). Here, after a resumed run's state is
-        restored: asking for the step count earlier loads the data before the restore."""
+        first steps, timed (``on_train_batch_end``; a resumed run's step count is restored by
+        then)."""
         if self.compile_choice != "auto":
             self.compile_for(True, pays=False)
             return
-        steps_left = self.trainer.estimated_stepping_batches - self.trainer.global_step
-        self.batches_left = float(steps_left) * self.trainer.accumulate_grad_batches
         self.step_seconds = []
 
     def on_train_batch_start(self, batch: Sample, batch_idx: int) -> None:
@@ -191,7 +188,8 @@ class ReconModule(pl.LightningModule):
         if len(self.step_seconds) <= TIMED_STEPS:
             return
         step = min(self.step_seconds[1:])
-        left = self.batches_left - len(self.step_seconds)
+        steps_left = self.trainer.estimated_stepping_batches - self.trainer.global_step
+        left = float(steps_left) * self.trainer.accumulate_grad_batches  # batches
         network = network_class(self.net)
         # One decision for every process (each timed its own steps).
         pays = self.trainer.strategy.broadcast(training_pays(network, step, left))
