@@ -1,8 +1,9 @@
 """``mri-recon demo``: the main job end to end on the bundled default data.
 
 1. build the demo dataset (``data_prep``: multicoil brain k-space simulated from MNI152),
-2. train the bundled ``demo`` recipe, or ``varnet_demo`` with ``--model varnet`` (resuming from
-   ``checkpoints/last.ckpt`` when a run was cut short; a finished run is reused),
+2. train the bundled ``demo`` recipe, or ``varnet_demo`` with ``--model varnet`` (fewer epochs
+   where it trains in float32: ``FLOAT32_EPOCHS``; resuming from ``checkpoints/last.ckpt`` when
+   a run was cut short; a finished run is reused),
 3. reconstruct the test split with the best checkpoint into fastMRI submission files, and score
    the network, the zero-filled input and the compressed-sensing baseline (``--no-cs``: not;
    about 2 minutes on 2 CPU cores) against the held-out truth per acceleration: ``report.json``,
@@ -36,6 +37,11 @@ CHALLENGE = "multicoil"
 # per --model: the recipe it trains and the folder under --output-dir its run writes to
 RUNS = {"unet": ("demo", "."), "varnet": ("varnet_demo", "varnet")}
 RECIPE_OF = {"U-Net": "demo", "VarNet": "varnet_demo"}  # the recipe each network's demo trains
+# Epochs that replace a recipe's where it trains in float32 (no fast bf16 here), to stay in about
+# the same minutes: the VarNet demo's 20 epochs take about 13 minutes of a 2-core AVX-512 BF16
+# CPU in bf16, 8 about 11 of a 2-core AVX2 CPU in float32 (docs/benchmarks.md, "The VarNet demo
+# recipe").
+FLOAT32_EPOCHS = {"varnet_demo": 8}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,7 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=sorted(RUNS),
         default="unet",
         help="the network to train: unet (configs/demo.yaml) or varnet (configs/varnet_demo.yaml, "
-        "into OUTPUT_DIR/varnet, compared with the U-Net when its demo has run; default: unet)",
+        "8 of its 20 epochs where it trains in float32, into OUTPUT_DIR/varnet, compared with the "
+        "U-Net when its demo has run; default: unet)",
     )
     parser.add_argument(
         "--dicom",
@@ -118,7 +125,8 @@ def train(
     """Trains ``recipe`` into ``output_dir`` (or resumes / reuses a run); returns the best
     checkpoint.
 
-    ``overrides`` are extra ``mri-recon fit`` arguments (tests shrink the run with them).
+    ``overrides`` are extra ``mri-recon fit`` arguments (tests shrink the run with them), after
+    ``float32_overrides``.
     """
     from mri_recon.recipes import recipe_path
     from mri_recon.training.cli import cli_main
@@ -134,9 +142,22 @@ def train(
     cli_main(
         ["fit", "--config", str(recipe_path(recipe)), "--data.data_path", str(data),
          "--trainer.default_root_dir", str(output_dir), "--checkpoint.dirpath", str(checkpoints),
-         *overrides, *resume]
+         *float32_overrides(recipe), *overrides, *resume]
     )  # fmt: skip
     return best_checkpoint(last)
+
+
+def float32_overrides(recipe: str) -> list[str]:
+    """``mri-recon fit`` arguments for ``recipe`` where it trains in float32 (no fast bf16 here,
+    ``mri_recon.precision.training_precision``): ``FLOAT32_EPOCHS`` and its cosine decay over
+    them; none elsewhere."""
+    from mri_recon.precision import training_precision
+
+    epochs = FLOAT32_EPOCHS.get(recipe)
+    if epochs is None or training_precision(None) != "32-true":
+        return []
+    return ["--trainer.max_epochs", str(epochs),
+            "--model.lr_scheduler.init_args.T_max", str(epochs)]  # fmt: skip
 
 
 def best_checkpoint(last: Path) -> Path:
