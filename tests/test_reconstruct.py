@@ -307,6 +307,12 @@ def test_missing_or_empty_data_folder_is_a_one_line_error(tmp_path: Path, capsys
         assert code == 2 and stdout == ""
         assert f"error: data-path: data folder {tmp_path / data} " in line and problem in line
     assert not (tmp_path / "out").exists()
+    # Given as the output folder too, the missing data folder is still what the error names.
+    missing = tmp_path / "missing"
+    code, _, err = reconstruct(capsys, missing, missing, "--baseline", "zero-filled")
+    line = error_line(err, "reconstruct")
+    assert code == 2 and f"error: data-path: data folder {missing} does not exist" in line
+    assert not missing.exists()
 
 
 def test_output_inside_the_data_folder_is_refused(

@@ -34,8 +34,9 @@ class ForeignFileError(FileExistsError):
 
 def check_outside(path: str | Path, folder: str | Path, argument: str) -> None:
     """Refuses an output ``path`` inside (or equal to) the input ``folder``; the one-line error
-    names the command-line ``argument`` that gave it."""
-    if Path(path).resolve().is_relative_to(Path(folder).resolve()):
+    names the command-line ``argument`` that gave it. A ``folder`` that does not exist holds
+    nothing to protect: the command's own check of its input names that problem instead."""
+    if Path(folder).exists() and Path(path).resolve().is_relative_to(Path(folder).resolve()):
         raise ValueError(f"{argument}: {path} is inside the input folder {folder}")
 
 
