@@ -82,13 +82,16 @@ class StopAfter(Callback):
 
 @pytest.mark.slow
 def test_auto_times_the_first_training_steps_and_compiles_a_long_run_only(
-    small_multicoil: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    small_multicoil: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture,
 ) -> None:
     """Training's ``auto`` times the first steps and compiles when the steps left would take
     10 minutes or more eagerly (a U-Net): 3 epochs of the small data train eagerly; 10 million
     epochs (ended after two compiled steps) compile, and say so."""
 
-    def fit(epochs: int) -> tuple[ReconModule, str]:
+    def fit(epochs: int, bar: bool = False) -> tuple[ReconModule, str]:
         torch.manual_seed(0)
         net = Unet(1, 1, chans=4, num_pool_layers=2, conv_impl="aten", norm_impl="aten")
         module = ReconModule(net, compile="auto")
@@ -96,17 +99,19 @@ def test_auto_times_the_first_training_steps_and_compiles_a_long_run_only(
                                  use_dataset_cache=False)  # fmt: skip
         trainer = pl.Trainer(
             default_root_dir=tmp_path, max_epochs=epochs, limit_val_batches=0, logger=False,
-            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+            enable_checkpointing=False, enable_progress_bar=bar, enable_model_summary=False,
             accelerator="cpu", precision="32-true", callbacks=[StopAfter(TIMED_STEPS + 3)],
         )  # fmt: skip
         caplog.clear()
         trainer.fit(module, datamodule=data)
-        return module, caplog.text
+        return module, caplog.text + capsys.readouterr().out
 
-    short, err = fit(3)
+    short, out = fit(3, bar=True)
     assert short.calls[True] is None and len(short.step_seconds) == TIMED_STEPS + 1
-    assert "compile auto: training runs eagerly (its " in err
-    assert "min eagerly, under 10 for a Unet)" in err
+    # Under a progress bar the line is printed on a line of its own (the bar redrawn after it).
+    (line,) = [ln for ln in out.split("\n") if "compile auto" in ln]
+    assert line.split("\r")[-1].startswith("compile auto: training runs eagerly (its ")
+    assert line.endswith("min eagerly, under 10 for a Unet)")
     torch._dynamo.reset()
     graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]  # not reset by reset()
     long, err = fit(10**7)

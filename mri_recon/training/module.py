@@ -200,7 +200,12 @@ class ReconModule(pl.LightningModule):
         elif self.calls[True] is None:
             why = compiler_problem(self.device) or why
         compiled = "compiled" if self.calls[True] is not None else "eagerly"
-        rank_zero_info(f"compile auto: training runs {compiled} ({why})")
+        message = f"compile auto: training runs {compiled} ({why})"
+        bar = self.trainer.progress_bar_callback
+        if bar is not None and bar.is_enabled:
+            bar.print(message)  # a line of its own, not appended to the bar's
+        else:
+            rank_zero_info(message)
 
     def on_validation_start(self) -> None:
         """Compiles for the validations left in the run (or this validate run's batches)."""
