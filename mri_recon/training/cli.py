@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from jsonargparse import Namespace
 from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
 
@@ -139,14 +140,24 @@ class ReconCLI(LightningCLI):
 
 
 def cli_main(args: Sequence[str] | None = None, **kwargs: Any) -> ReconCLI:
-    """Runs ``fit``/``validate``/``test`` as given by ``args`` (``sys.argv`` when ``None``)."""
+    """Runs ``fit``/``validate``/``test`` as given by ``args`` (``sys.argv`` when ``None``).
+
+    torch's deterministic-algorithms setting is given back as it was: Lightning switches it on for
+    a ``--trainer.deterministic true`` run and leaves it on, so that later work in the same
+    process (another run, which would then not be thread-tuned; inference) ran deterministically.
+    """
     always = [NonFiniteGuard(), SkippedDataSummary(), RemoveEmptyLogs()]
-    return ReconCLI(
-        ReconModule,
-        FastMriDataModule,
-        args=list(args) if args is not None else None,
-        save_config_kwargs={"overwrite": True},
-        parser_kwargs={"prog": "mri-recon"},
-        trainer_defaults={"callbacks": always},
-        **kwargs,
-    )
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    try:
+        return ReconCLI(
+            ReconModule,
+            FastMriDataModule,
+            args=list(args) if args is not None else None,
+            save_config_kwargs={"overwrite": True},
+            parser_kwargs={"prog": "mri-recon"},
+            trainer_defaults={"callbacks": always},
+            **kwargs,
+        )
+    finally:
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)

@@ -140,3 +140,17 @@ def test_training_can_start_from_fastmri_weights(tmp_path: Path, small_multicoil
     )
     image = torch.randn(1, 1, 32, 32)
     torch.testing.assert_close(cli.model.net.eval()(image), reference.eval()(image))
+
+
+def test_a_deterministic_run_gives_torch_its_setting_back(tmp_path: Path, small_multicoil: Path):
+    """Lightning switches deterministic algorithms on for the run; later work in the process
+    (another run, which would not be thread-tuned then) gets the setting it had before."""
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(False)
+    try:
+        cli = run_cli(*fit_args("demo", small_multicoil, tmp_path, *SMALL,
+                                "--trainer.fast_dev_run", "true"))  # fmt: skip
+        assert cli.trainer.global_step == 1
+        assert not torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(before)
