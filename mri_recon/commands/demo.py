@@ -65,9 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--model",
         choices=sorted(RUNS),
         default="unet",
-        help="the network to train: unet (configs/demo.yaml) or varnet (configs/varnet_demo.yaml, "
-        "8 of its 20 epochs where it trains in float32, into OUTPUT_DIR/varnet, compared with the "
-        "U-Net when its demo has run; default: unet)",
+        help="the network to train: unet (configs/demo.yaml) or varnet (configs/varnet_demo.yaml; "
+        f"{FLOAT32_EPOCHS['varnet_demo']} epochs where it trains in float32; into "
+        "OUTPUT_DIR/varnet, compared with the U-Net when its demo has run; default: unet)",
     )
     parser.add_argument(
         "--dicom",
